@@ -1,0 +1,106 @@
+"""Command line: ``python -m territory_geo {demo,validate,score}``.
+
+The CLI contracts (options, file names, JSON keys, exit codes) are relied on by scripts: keep them stable.
+Exit codes: 0 success (warnings allowed), 2 bad input (a clear message, never a traceback), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from territory_geo import demo, export
+from territory_geo.dataset import ingest
+from territory_geo.errors import TerritoryError
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m territory_geo",
+                                     description="Sales territory planning workbench (headless).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="write the synthetic demo's accounts.csv and reps.csv")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+
+    p = sub.add_parser("validate", help="validate an accounts file (and reps); exit 2 on fatal errors")
+    p.add_argument("--accounts", required=True, type=Path)
+    p.add_argument("--reps", type=Path)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("score", help="score and tier accounts; writes potential, tier, score, score_<factor>")
+    p.add_argument("--accounts", required=True, type=Path)
+    p.add_argument("--reps", type=Path)
+    p.add_argument("--market", type=Path, help="optional market file (company counts per ZIP)")
+    p.add_argument("--out", required=True, type=Path, help="output CSV")
+    return parser
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    accounts, reps = demo.write_demo(args.out)
+    print(f"Wrote {accounts} and {reps} (synthetic demo data, seed fixed).")
+    return EXIT_OK
+
+
+def _print_report(report_dict: dict, stream: object = sys.stdout) -> None:
+    print(f"{report_dict['n_valid']:,} of {report_dict['n_rows']:,} rows valid; "
+          f"{len(report_dict['errors'])} error(s), {len(report_dict['warnings'])} warning(s).", file=stream)
+    for kind in ("errors", "warnings"):
+        for item in report_dict[kind][:200]:
+            where = f"{item.get('file') or ''} row {item['row']}" if item["row"] is not None else ""
+            column = f" [{item['column']}]" if item["column"] else ""
+            value = f" value={item['value']!r}" if item.get("value") is not None else ""
+            fix = f" Fix: {item['fix']}" if item["fix"] != "See the message." else ""
+            print(f"  {kind[:-1]}: {where}{column}{value}: {item['message']}{fix}".replace(":  ", ": ")
+                  .replace("error: :", "error:"), file=stream)
+    for note in report_dict.get("notes", []):
+        print(f"  note: {note}", file=stream)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    data = ingest(args.accounts, args.reps)
+    report = data.report.to_json_dict()
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        _print_report(report)
+    return EXIT_OK if report["ok"] else EXIT_BAD_INPUT
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    data = ingest(args.accounts, args.reps, args.market)
+    if data.scored is None:
+        _print_report(data.report.to_json_dict(), sys.stderr)
+        return EXIT_BAD_INPUT
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    export.to_safe_csv(export.scored_export(data.scored.accounts), args.out)
+    quarantined = len(data.accounts.quarantine)
+    print(f"Scored {len(data.scored.accounts):,} account(s) -> {args.out}"
+          + (f"; {quarantined} row(s) quarantined (run validate for details)." if quarantined else "."))
+    for note in data.scored.notes:
+        print(f"  note: {note}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = _parser().parse_args(argv)
+    handlers = {"demo": _cmd_demo, "validate": _cmd_validate, "score": _cmd_score}
+    try:
+        return handlers[args.command](args)
+    except TerritoryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, MemoryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug: say so plainly instead of a traceback
+        print(f"unexpected error ({type(exc).__name__}: {exc}). Please report it with the input that caused it.",
+              file=sys.stderr)
+        return EXIT_UNEXPECTED

@@ -1,0 +1,151 @@
+"""Defaults for scoring, tiering, workload and the store.
+
+The numbers come from the domain notes in ``shared/domain`` (tier shares, workload units, touchpoints, coverage
+window, quota ramp). Each is a documented field of a frozen dataclass so a run can be reproduced from its settings,
+and any field can be overridden with ``dataclasses.replace`` or from a TOML table of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+#: Factor names of the propensity score, in display order. Column ``score_<name>`` holds each factor (0-100).
+SCORE_FACTORS: tuple[str, ...] = ("fit", "growth", "intent", "relationship", "strategic")
+
+#: Plain-English labels of the factors.
+FACTOR_LABELS: dict[str, str] = {
+    "fit": "Firmographic fit",
+    "growth": "Growth potential",
+    "intent": "Buying intent",
+    "relationship": "Relationship depth",
+    "strategic": "Strategic value",
+}
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How accounts are valued, scored, tiered and weighted as workload.
+
+    Attributes
+    ----------
+    weights
+        Weight of each propensity factor in the 0-100 score. They are normalised to sum to 1.
+    tier_shares
+        Share of accounts, ranked by potential, in tier A and tier B; the rest are C (domain: top 15 % A, next 35 % B).
+    default_win_rate
+        Win probability used when neither the account nor its segment's history gives one (typical B2B: 20 %).
+    min_history
+        Won + lost outcomes a segment needs before its historical win rate is trusted.
+    workload_units
+        Workload units per account by tier (domain: A = 3, B = 2, C = 1).
+    renewal_burden_units
+        Extra workload units for an existing customer (renewals eat selling time).
+    touchpoints
+        Touchpoints a year per tier (domain: A 12, B 6, C 4).
+    coverage_days
+        Window of the Coverage Score: an A/B account counts as covered when contacted within this many days.
+    enterprise_revenue, midmarket_revenue
+        Company annual-revenue bands of the market segmentation (domain: > $10M Enterprise, $1-10M Mid-Market).
+    enterprise_employees, midmarket_employees
+        Employee bands used for the segment when annual revenue is missing.
+    matrix_enterprise_value, matrix_midmarket_value
+        Account-value bands of the tier x growth matrix (domain: > $500K Enterprise, $100K-500K Mid-Market).
+    growth_high, growth_medium
+        Growth-factor score (0-100) at or above which growth is High / Medium.
+    """
+
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"fit": 0.30, "growth": 0.25, "intent": 0.20, "relationship": 0.15, "strategic": 0.10}
+    )
+    tier_shares: tuple[float, float] = (0.15, 0.35)
+    default_win_rate: float = 0.20
+    min_history: int = 30
+    workload_units: dict[str, float] = field(default_factory=lambda: {"A": 3.0, "B": 2.0, "C": 1.0})
+    renewal_burden_units: float = 0.5
+    touchpoints: dict[str, int] = field(default_factory=lambda: {"A": 12, "B": 6, "C": 4})
+    coverage_days: int = 90
+    enterprise_revenue: float = 10_000_000.0
+    midmarket_revenue: float = 1_000_000.0
+    enterprise_employees: int = 500
+    midmarket_employees: int = 50
+    matrix_enterprise_value: float = 500_000.0
+    matrix_midmarket_value: float = 100_000.0
+    growth_high: float = 60.0
+    growth_medium: float = 30.0
+
+    def normalised_weights(self) -> dict[str, float]:
+        """Return the factor weights scaled to sum to 1 (missing factors weigh 0)."""
+        raw = {f: max(float(self.weights.get(f, 0.0)), 0.0) for f in SCORE_FACTORS}
+        total = sum(raw.values())
+        if total <= 0:
+            msg = f"Scoring weights must have a positive sum; got {self.weights}."
+            raise ValueError(msg)
+        return {f: w / total for f, w in raw.items()}
+
+
+@dataclass(frozen=True)
+class CapacitySettings:
+    """Default rep capacity in workload units when the reps file has none.
+
+    Domain: 100-150 account units per rep, and a ramp of 60 % (year 1), 80 % (year 2), 100 % (year 3+).
+    """
+
+    full_capacity_units: float = 150.0
+    ramp: tuple[tuple[float, float], ...] = ((1.0, 0.6), (2.0, 0.8))
+
+    def capacity_for_tenure(self, tenure_years: float) -> float:
+        """Capacity of a rep with the given tenure (years)."""
+        for below, factor in self.ramp:
+            if tenure_years < below:
+                return self.full_capacity_units * factor
+        return self.full_capacity_units
+
+    def stage_for_tenure(self, tenure_years: float) -> str:
+        """``new hire`` (< 1 year), ``ramping`` (< 2 years) or ``ramped``."""
+        if tenure_years < self.ramp[0][0]:
+            return "new hire"
+        if tenure_years < self.ramp[-1][0]:
+            return "ramping"
+        return "ramped"
+
+
+#: Urban / suburban / rural class of a ZIP area by its land area (km^2). ZIP areas are drawn around roughly equal
+#: delivery populations, so a small area means a dense place.
+URBAN_MAX_KM2: float = 60.0
+SUBURBAN_MAX_KM2: float = 300.0
+
+#: Equal-area CRS for areas, densities and k-means (CONUS Albers, metres).
+EQUAL_AREA_CRS: str = "EPSG:5070"
+#: CRS of everything exported and drawn (RFC 7946 GeoJSON is WGS 84 lon/lat).
+DISPLAY_CRS: str = "EPSG:4326"
+
+#: Upload size limit in MB (mirrors .streamlit/config.toml).
+MAX_UPLOAD_MB: int = 200
+
+#: Seed of the embedded demo.
+DEMO_SEED: int = 20261122
+
+
+def store_path() -> Path:
+    """Path of the SQLite store: ``$TERRITORY_GEO_STORE`` or ``.territory_geo/workbench.sqlite``."""
+    return Path(os.environ.get("TERRITORY_GEO_STORE", ".territory_geo/workbench.sqlite"))
+
+
+def basemap_enabled() -> bool:
+    """Whether maps request street basemap tiles (needs internet). Off with ``TERRITORY_GEO_OFFLINE=1``."""
+    return os.environ.get("TERRITORY_GEO_OFFLINE", "0") not in {"1", "true", "yes"}
+
+
+def scoring_from_mapping(values: dict[str, Any], base: ScoringSettings | None = None) -> ScoringSettings:
+    """Build :class:`ScoringSettings` from a mapping (e.g. a TOML table), rejecting unknown keys by name."""
+    base = base or ScoringSettings()
+    known = {f.name for f in fields(ScoringSettings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        msg = f"Unknown scoring setting(s) {unknown}; allowed: {sorted(known)}."
+        raise ValueError(msg)
+    cleaned = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return replace(base, **cleaned)

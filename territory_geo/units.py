@@ -1,0 +1,326 @@
+"""ZIP units: the building blocks territories are made of.
+
+A unit is a ZIP area with its accounts' totals (count, potential, ARR, workload units, whitespace), its land area,
+account density, an urban/suburban/rural class and a polygon. Polygons come from a ZCTA file the user supplies
+(Shapefile, GeoJSON, GeoPackage; any CRS), or by default from the STANDARD ZIP centroids of every state the data
+touches: Voronoi cells built per state and clipped to that state's outline, so the cells of each state cover its
+land without gaps or overlaps. Rook adjacency (a shared border of positive length) is part of the API; units or
+groups of units with no land neighbour (islands, or a state far from the others) are linked to their nearest unit.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+
+from territory_geo import geocode
+from territory_geo.errors import InputFileError
+from territory_geo.io import normalise_name
+from territory_geo.settings import DISPLAY_CRS, EQUAL_AREA_CRS, SUBURBAN_MAX_KM2, URBAN_MAX_KM2
+
+#: Column names recognised as the ZIP of a polygon file (after :func:`normalise_name`).
+ZIP_AREA_COLUMNS: tuple[str, ...] = ("zip", "zcta", "zcta5ce20", "zcta5ce10", "geoid20", "geoid10", "zcta5",
+                                     "zipcode", "zip_code", "postalcode")
+_SHARED_BORDER_M = 50.0
+_SNAP_M = 5.0
+_DUPLICATE_JITTER_M = 150.0
+_ISLAND_FALLBACK_M = 1500.0
+
+
+@dataclass
+class Units:
+    """ZIP units with totals, geometry and adjacency.
+
+    Attributes
+    ----------
+    table
+        One row per ZIP (index ``zip``), in the equal-area CRS (EPSG:5070): ``state``, ``accounts``, ``potential``,
+        ``arr``, ``workload_units``, ``expansion``, ``whitespace``, ``penetration``, ``area_km2``, ``density``
+        (accounts per km²), ``area_class`` and ``geometry``.
+    neighbors
+        ZIP -> sorted tuple of rook-adjacent ZIPs, including the links that join islands to their nearest unit.
+    island_links
+        The (zip, zip) links added to join islands and separate groups of units.
+    account_zip
+        For each account (same index as the scored accounts), the ZIP unit it belongs to.
+    geometry_source
+        Where polygons came from: "voronoi" (built from ZIP centroids) or the user's file name.
+    """
+
+    table: gpd.GeoDataFrame
+    neighbors: dict[str, tuple[str, ...]]
+    island_links: list[tuple[str, str]] = field(default_factory=list)
+    account_zip: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
+    geometry_source: str = "voronoi"
+
+    def adjacency(self) -> sparse.csr_matrix:
+        """Symmetric 0/1 adjacency matrix in the order of ``table.index``."""
+        pos = {z: i for i, z in enumerate(self.table.index)}
+        rows = [pos[a] for a, nbrs in self.neighbors.items() for _ in nbrs]
+        cols = [pos[b] for nbrs in self.neighbors.values() for b in nbrs]
+        n = len(pos)
+        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+
+    def to_display(self, tolerance_m: float = 250.0) -> gpd.GeoDataFrame:
+        """The table in WGS 84 (lon/lat) with geometry simplified for drawing."""
+        simplified = self.table.copy()
+        simplified["geometry"] = shapely.simplify(simplified.geometry.values, tolerance_m, preserve_topology=True)
+        return simplified.to_crs(DISPLAY_CRS)
+
+
+# --- outlines and default polygons ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def state_outlines() -> gpd.GeoDataFrame:
+    """Lower-48 state outlines (libpysal's bundled ``us48``), indexed by state abbreviation, equal-area CRS."""
+    from libpysal import examples
+
+    frame = gpd.read_file(examples.get_path("us48.shp"))
+    frame = frame.set_crs("EPSG:4326", allow_override=True)[["STATE_ABBR", "geometry"]]
+    frame = frame.dissolve("STATE_ABBR").to_crs(EQUAL_AREA_CRS)
+    frame["geometry"] = shapely.make_valid(frame.geometry.values)
+    return frame
+
+
+def _project(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=DISPLAY_CRS).to_crs(EQUAL_AREA_CRS)
+    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+
+
+def _separate_duplicates(xy: np.ndarray) -> np.ndarray:
+    """Spread ZIPs that share a centroid on a small ring so each gets its own Voronoi cell."""
+    xy = xy.copy()
+    keys = pd.Series([f"{x:.0f},{y:.0f}" for x, y in xy])
+    for _, idx in keys.groupby(keys).groups.items():
+        if len(idx) > 1:
+            angles = np.linspace(0, 2 * np.pi, len(idx), endpoint=False)
+            xy[idx, 0] += _DUPLICATE_JITTER_M * np.cos(angles)
+            xy[idx, 1] += _DUPLICATE_JITTER_M * np.sin(angles)
+    return xy
+
+
+def _state_cells(xy: np.ndarray, outline: shapely.Geometry | None) -> np.ndarray:
+    points = shapely.points(xy)
+    if outline is None:  # no outline (outside the lower 48): a hull around the ZIPs
+        outline = shapely.buffer(shapely.convex_hull(shapely.multipoints(xy)), 25_000.0)
+    if len(xy) == 1:
+        return np.array([outline])
+    envelope = shapely.buffer(shapely.envelope(shapely.union(outline, shapely.multipoints(xy))), 50_000.0)
+    cells = shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=envelope, ordered=True)
+    cells = np.asarray(shapely.get_parts(cells))
+    clipped = shapely.intersection(cells, outline)
+    empty = shapely.is_empty(clipped) | (shapely.area(clipped) < 1.0)
+    if empty.any():  # centroid off a coarse coastline: a small disc stands in for the area
+        clipped[empty] = shapely.buffer(points[empty], _ISLAND_FALLBACK_M)
+    return shapely.make_valid(clipped)
+
+
+@lru_cache(maxsize=8)
+def voronoi_zip_areas(states: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """ZIP areas of the given states from STANDARD ZIP centroids: Voronoi cells per state, clipped to the state.
+
+    Returns a GeoDataFrame indexed by ZIP with ``state`` and ``geometry`` in EPSG:5070. Cached: treat as read-only.
+    """
+    zips = geocode.standard_zips(states)
+    outlines = state_outlines()
+    frames = []
+    for state in sorted(set(zips["state"])):
+        sub = zips[zips["state"] == state]
+        xy = _separate_duplicates(_project(sub["lon"].to_numpy(), sub["lat"].to_numpy()))
+        outline = outlines.geometry.get(state)
+        cells = _state_cells(xy, outline)
+        frames.append(gpd.GeoDataFrame({"state": state}, geometry=cells, index=sub.index, crs=EQUAL_AREA_CRS))
+    if not frames:
+        msg = f"No STANDARD ZIP codes are known for the state(s) {list(states)}."
+        raise InputFileError(msg)
+    out = pd.concat(frames)
+    out.index.name = "zip"
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=EQUAL_AREA_CRS)
+
+
+def read_zip_areas(source: str | Path | bytes, filename: str | None = None) -> gpd.GeoDataFrame:
+    """Read a ZCTA/ZIP polygon file (Shapefile as .zip or .shp, GeoJSON, GeoPackage; any CRS).
+
+    The ZIP column is found by name (``zip``, ``zcta``, ``ZCTA5CE20``, ``ZCTA5CE10``, ``GEOID20``, ...). Returns a
+    GeoDataFrame indexed by 5-digit ZIP with ``state`` and ``geometry`` in EPSG:5070; rows of the same ZIP are merged.
+    """
+    name = filename or (Path(source).name if isinstance(source, (str, Path)) else "zip_areas.geojson")
+    try:
+        if isinstance(source, bytes):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / name
+                path.write_bytes(source)
+                frame = gpd.read_file(path)
+        else:
+            frame = gpd.read_file(source)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        msg = (f"{name}: the polygon file could not be read ({type(exc).__name__}). Upload a GeoJSON, a GeoPackage, "
+               "or a zipped Shapefile (.shp with its .dbf, .shx and .prj).")
+        raise InputFileError(msg) from exc
+    normalised = {normalise_name(c): c for c in frame.columns}
+    column = next((normalised[c] for c in map(normalise_name, ZIP_AREA_COLUMNS) if c in normalised), None)
+    if column is None:
+        msg = (f"{name}: no ZIP column found (columns: {[c for c in frame.columns if c != 'geometry']}). "
+               f"Name it one of {list(ZIP_AREA_COLUMNS[:6])}.")
+        raise InputFileError(msg)
+    if frame.crs is None:
+        msg = (f"{name}: the polygons have no coordinate reference system. Add the .prj file, or set it with "
+               "`set_crs()` / `to_crs()` before saving.")
+        raise InputFileError(msg)
+    zip5, _ = geocode.normalise_zip(frame[column].astype(str))
+    frame = frame.assign(zip=zip5).dropna(subset=["zip"])
+    frame = frame[~frame.geometry.is_empty & frame.geometry.notna()].to_crs(EQUAL_AREA_CRS)
+    frame["geometry"] = shapely.make_valid(frame.geometry.values)
+    merged = frame[["zip", "geometry"]].dissolve("zip")
+    states = geocode.lookup(pd.Series(merged.index, index=merged.index))["state"]
+    merged["state"] = states
+    return merged[["state", "geometry"]]
+
+
+# --- adjacency ---------------------------------------------------------------------------------------------------
+
+
+def rook_neighbors(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]], list[tuple[str, str]]]:
+    """Rook adjacency (a shared border longer than 50 m) plus links that join every island to its nearest unit.
+
+    Borders built independently on either side of a state line do not share vertices, so sharing is measured
+    geometrically: the length of one polygon's boundary inside a 5 m buffer of the other.
+    """
+    geoms = areas.geometry.values
+    zips = areas.index.to_numpy()
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="dwithin", distance=_SNAP_M)
+    keep = left < right
+    left, right = left[keep], right[keep]
+    boundaries = shapely.boundary(geoms)
+    shared = shapely.length(shapely.intersection(boundaries[left], shapely.buffer(geoms[right], _SNAP_M)))
+    rook = shared > _SHARED_BORDER_M
+    edges = list(zip(left[rook].tolist(), right[rook].tolist(), strict=True))
+    links = _link_components(geoms, edges, len(zips))
+    adj: dict[int, set[int]] = {i: set() for i in range(len(zips))}
+    for a, b in edges + links:
+        adj[a].add(b)
+        adj[b].add(a)
+    neighbors = {zips[i]: tuple(sorted(zips[j] for j in nb)) for i, nb in adj.items()}
+    return neighbors, [(zips[a], zips[b]) for a, b in links]
+
+
+def _link_components(geoms: np.ndarray, edges: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """Join connected components, smallest first, each to the nearest unit outside it."""
+    links: list[tuple[int, int]] = []
+    while n > 1:
+        all_edges = edges + links
+        rows = [a for a, _ in all_edges] + [b for _, b in all_edges]
+        cols = [b for _, b in all_edges] + [a for a, _ in all_edges]
+        graph = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+        n_comp, label = csgraph.connected_components(graph, directed=False)
+        if n_comp == 1:
+            break
+        sizes = np.bincount(label)
+        smallest = int(np.argmin(sizes))
+        inside = np.flatnonzero(label == smallest)
+        outside = np.flatnonzero(label != smallest)
+        tree = shapely.STRtree(geoms[outside])
+        (src, dst), dist = tree.query_nearest(geoms[inside], return_distance=True, all_matches=False)
+        best = int(np.argmin(dist))
+        links.append((int(inside[src[best]]), int(outside[dst[best]])))
+    return links
+
+
+# --- accounts -> units ---------------------------------------------------------------------------------------------
+
+
+def states_touched(accounts: pd.DataFrame) -> tuple[str, ...]:
+    """States of the accounts: from their ZIP, or for coordinate-only accounts by point in state outline."""
+    states = set(accounts["state"].dropna()) if "state" in accounts.columns else set()
+    no_state = accounts["state"].isna() if "state" in accounts.columns else pd.Series(True, index=accounts.index)
+    pts = accounts.loc[no_state & accounts["lat"].notna()]
+    if len(pts):
+        outlines = state_outlines()
+        xy = _project(pts["lon"].to_numpy(), pts["lat"].to_numpy())
+        tree = shapely.STRtree(outlines.geometry.values)
+        _, hit = tree.query(shapely.points(xy), predicate="intersects")
+        states |= set(outlines.index[np.unique(hit)])
+        if len(hit) < len(pts):
+            _, near = tree.query_nearest(shapely.points(xy))
+            states |= set(outlines.index[np.unique(near)])
+    return tuple(sorted(s for s in states if isinstance(s, str)))
+
+
+def assign_accounts(accounts: pd.DataFrame, areas: gpd.GeoDataFrame) -> pd.Series:
+    """ZIP unit of each account: its own ZIP when that is a unit, else the unit its point falls in, else nearest."""
+    zip_col = accounts["zip"] if "zip" in accounts.columns else pd.Series(np.nan, index=accounts.index)
+    unit = zip_col.where(zip_col.isin(areas.index))
+    todo = unit.isna() & accounts["lat"].notna()
+    if todo.any():
+        sub = accounts.loc[todo]
+        points = shapely.points(_project(sub["lon"].to_numpy(), sub["lat"].to_numpy()))
+        tree = shapely.STRtree(areas.geometry.values)
+        src, dst = tree.query(points, predicate="intersects")
+        hit = pd.Series(dst, index=src).groupby(level=0).first()
+        found = np.full(len(sub), -1)
+        found[hit.index.to_numpy()] = hit.to_numpy()
+        missing = found < 0
+        if missing.any():
+            found[missing] = tree.query_nearest(points[missing], all_matches=False)[1]
+        unit.loc[todo] = areas.index.to_numpy()[found]
+    return unit
+
+
+def area_class(area_km2: pd.Series) -> pd.Series:
+    """Urban / suburban / rural from a ZIP area's size (settings ``URBAN_MAX_KM2``, ``SUBURBAN_MAX_KM2``)."""
+    return pd.Series(np.select([area_km2 <= URBAN_MAX_KM2, area_km2 <= SUBURBAN_MAX_KM2],
+                               ["urban", "suburban"], "rural"), index=area_km2.index)
+
+
+def build_units(scored: pd.DataFrame, areas: gpd.GeoDataFrame | None = None,
+                tam: pd.Series | None = None) -> Units:
+    """Build the units table from scored accounts.
+
+    Parameters
+    ----------
+    scored
+        Accounts from :func:`territory_geo.scoring.score_accounts` (needs ``lat``, ``lon``, ``potential``, ``arr``,
+        ``workload_units``, ``expansion``).
+    areas
+        ZIP polygons (:func:`read_zip_areas`); default: :func:`voronoi_zip_areas` of the states touched.
+    tam
+        Optional TAM per ZIP from a market file (:func:`territory_geo.market.tam_by_zip`). With it, whitespace is
+        TAM not yet penetrated (TAM - ARR); without it, the sum of the accounts' expansion figures.
+    """
+    source = "voronoi"
+    if areas is None:
+        areas = voronoi_zip_areas(states_touched(scored))
+    else:
+        source = "polygon file"
+    account_zip = assign_accounts(scored, areas)
+    keyed = scored.assign(_unit=account_zip)
+    sums = keyed.groupby("_unit").agg(accounts=("potential", "size"), potential=("potential", "sum"),
+                                      arr=("arr", "sum"), workload_units=("workload_units", "sum"),
+                                      expansion=("expansion", "sum"))
+    table = areas.join(sums).fillna({c: 0.0 for c in sums.columns})
+    table["accounts"] = table["accounts"].astype(int)
+    if tam is not None:
+        table["tam"] = tam.reindex(table.index).fillna(0.0)
+        table["whitespace"] = (table["tam"] - table["arr"]).clip(lower=0.0)
+    else:
+        table["whitespace"] = table["expansion"]
+    denom = (table["arr"] + table["whitespace"]).replace(0.0, np.nan)
+    table["penetration"] = (table["arr"] / denom).fillna(0.0)
+    table["area_km2"] = table.geometry.area / 1e6
+    table["density"] = table["accounts"] / table["area_km2"].clip(lower=0.01)
+    table["area_class"] = area_class(table["area_km2"])
+    neighbors, links = rook_neighbors(table)
+    table.index.name = "zip"
+    return Units(table=table, neighbors=neighbors, island_links=links, account_zip=account_zip,
+                 geometry_source=source)

@@ -1,0 +1,534 @@
+"""Validate accounts and reps: every problem reported with file, row, column, value and a fix; nothing lost.
+
+Fatal problems (empty file, a required column missing) stop with a message. Row-level errors quarantine the row:
+it is kept, with its original text and the reasons, in ``CleanTable.quarantine`` so it can be shown, downloaded,
+fixed and uploaded again, while the valid rows go on. Warnings keep the row (a corrected swap of lat/lon, a PO-box
+ZIP, an unreadable optional date).
+
+Row numbers are 1-based data rows: the first line after the header is row 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from territory_geo import geocode
+from territory_geo.io import ACCOUNT_ALIASES, ACCOUNT_REQUIRED, REP_ALIASES, REP_REQUIRED, RawTable, canonicalise
+from territory_geo.settings import CapacitySettings
+
+ISSUE_COLUMNS: list[str] = ["file", "row", "column", "value", "severity", "message", "fix"]
+
+_TRUE = {"1", "true", "yes", "y", "t", "x", "strategic"}
+_FALSE = {"0", "false", "no", "n", "f", ""}
+_RISK_WORDS = {"low": 0.15, "medium": 0.5, "med": 0.5, "moderate": 0.5, "high": 0.85}
+_SUFFIX = {"k": 1e3, "m": 1e6, "mm": 1e6, "b": 1e9, "bn": 1e9}
+
+
+@dataclass
+class ValidationReport:
+    """Problems found in one or more files.
+
+    Attributes
+    ----------
+    issues
+        One row per problem, columns :data:`ISSUE_COLUMNS`; ``severity`` is ``fatal``, ``error`` (row quarantined)
+        or ``warning`` (row kept).
+    n_rows, n_valid
+        Data rows read and rows that passed.
+    notes
+        What was noticed and done about the file as a whole (columns recognised, encoding, conversions).
+    """
+
+    issues: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ISSUE_COLUMNS))
+    n_rows: int = 0
+    n_valid: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fatal(self) -> bool:
+        """True when the data cannot be used at all."""
+        return bool((self.issues["severity"] == "fatal").any()) or (self.n_rows > 0 and self.n_valid == 0)
+
+    @property
+    def ok(self) -> bool:
+        """True when the data is usable (warnings and quarantined rows allowed)."""
+        return not self.fatal
+
+    def errors(self) -> pd.DataFrame:
+        """Fatal and row-level errors."""
+        return self.issues[self.issues["severity"].isin(["fatal", "error"])]
+
+    def warnings(self) -> pd.DataFrame:
+        """Warnings (the rows were kept)."""
+        return self.issues[self.issues["severity"] == "warning"]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The CLI's ``validate --json`` document."""
+
+        def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            out = []
+            for rec in frame.to_dict("records"):
+                row = rec["row"]
+                out.append({
+                    "file": rec["file"],
+                    "row": None if pd.isna(row) else int(row),
+                    "column": None if pd.isna(rec["column"]) else str(rec["column"]),
+                    "value": None if pd.isna(rec["value"]) else str(rec["value"]),
+                    "message": str(rec["message"]),
+                    "fix": str(rec["fix"]),
+                })
+            return out
+
+        errors = rows(self.errors())
+        if self.n_rows > 0 and self.n_valid == 0 and not (self.issues["severity"] == "fatal").any():
+            errors.append({"file": None, "row": None, "column": None, "value": None,
+                           "message": "No valid rows are left after validation.",
+                           "fix": "Fix the row errors listed above and load the file again."})
+        return {"ok": self.ok, "n_rows": int(self.n_rows), "n_valid": int(self.n_valid), "errors": errors,
+                "warnings": rows(self.warnings()), "notes": list(self.notes)}
+
+    def merged(self, other: ValidationReport) -> ValidationReport:
+        """A report holding both reports' issues and notes (row counts are this report's)."""
+        issues = pd.concat([self.issues, other.issues], ignore_index=True) if len(other.issues) else self.issues
+        return ValidationReport(issues=issues, n_rows=self.n_rows, n_valid=self.n_valid,
+                                notes=self.notes + other.notes)
+
+
+@dataclass
+class CleanTable:
+    """Validated rows, quarantined rows and the report.
+
+    Attributes
+    ----------
+    data
+        Valid rows with canonical, typed columns, unknown columns passed through, and ``row`` (1-based file row).
+    quarantine
+        Rejected rows as they were in the file, with ``row`` and ``problems`` (every reason, joined).
+    report
+        The validation report.
+    """
+
+    data: pd.DataFrame
+    quarantine: pd.DataFrame
+    report: ValidationReport
+
+
+class _Collector:
+    """Collects problems column by column, vectorised, and reports them all at once."""
+
+    def __init__(self, file: str, frame: pd.DataFrame, mapping: dict[str, str] | None = None) -> None:
+        self.file = file
+        self.frame = frame
+        self.parts: list[pd.DataFrame] = []
+        self.error_rows = pd.Series(False, index=frame.index)
+        self.skip = pd.Series(False, index=frame.index)
+        self.original_names = {canonical: original for original, canonical in (mapping or {}).items()}
+
+    def add(self, mask: pd.Series, column: str | None, message: str | pd.Series, fix: str,
+            severity: str = "error", values: pd.Series | None = None) -> None:
+        mask = mask.fillna(False).astype(bool) & ~self.skip
+        if not mask.any():
+            return
+        idx = mask[mask].index
+        if values is None:
+            values = self.frame[column] if column in self.frame.columns else pd.Series(None, index=self.frame.index)
+        msg = message.loc[idx].to_numpy() if isinstance(message, pd.Series) else message
+        self.parts.append(pd.DataFrame({
+            "file": self.file, "row": idx.to_numpy() + 1, "column": self.original_names.get(column, column),
+            "value": values.loc[idx].astype(object).to_numpy(), "severity": severity,
+            "message": msg, "fix": fix,
+        }))
+        if severity == "error":
+            self.error_rows |= mask
+
+    def fatal(self, column: str | None, message: str, fix: str) -> None:
+        self.parts.append(pd.DataFrame([{"file": self.file, "row": None, "column": column, "value": None,
+                                         "severity": "fatal", "message": message, "fix": fix}]))
+
+    def issues(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=ISSUE_COLUMNS)
+        out = pd.concat(self.parts, ignore_index=True)
+        out["row"] = out["row"].astype("Int64")
+        return out.sort_values(["row", "column"], na_position="first", kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cell parsers (vectorised). Each returns the parsed values and a mask of cells present but unreadable.
+
+
+def parse_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse money/number text: ``$1,234.50``, ``(1,000)``, ``15k``, ``1.2M``, ``12%`` (kept as 12)."""
+    text = values.astype("string").str.strip().str.lower()
+    present = text.notna() & (text != "")
+    neg = text.str.match(r"^\(.*\)$", na=False)
+    cleaned = text.str.replace(r"[\s$€£,()%]", "", regex=True)
+    suffix = cleaned.str.extract(r"^([-+]?[\d.]+(?:e[-+]?\d+)?)(k|mm|m|bn|b)?$", expand=True)
+    number = pd.to_numeric(suffix[0], errors="coerce")
+    factor = suffix[1].map(_SUFFIX).astype(float).fillna(1.0)
+    parsed = (number * factor).astype(float)
+    parsed = parsed.where(~neg, -parsed)
+    bad = present & parsed.isna()
+    return parsed, bad
+
+
+def parse_bool(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse yes/no, true/false, 1/0, y/n, x; empty is False."""
+    text = values.astype("string").str.strip().str.lower().fillna("")
+    parsed = pd.Series(np.where(text.isin(list(_TRUE)), True, False), index=values.index)
+    bad = ~text.isin(list(_TRUE | _FALSE))
+    return parsed, bad
+
+
+def parse_date(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse dates: ISO first (fast), then any common format for what is left."""
+    text = values.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    rest = present & parsed.isna()
+    if rest.any():
+        parsed.loc[rest] = pd.to_datetime(text[rest], format="mixed", errors="coerce")
+    return parsed, present & parsed.isna()
+
+
+def parse_fraction(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse a probability given as 0-1 or as a percentage (0-100, with or without %).
+
+    Returns the value in [0, 1] (NaN where unusable), cells that are unreadable, and cells out of range.
+    """
+    number, bad = parse_number(values)
+    as_percent = values.astype("string").str.contains("%", na=False) | (number > 1)
+    scaled = number.where(~as_percent, number / 100.0)
+    out_of_range = number.notna() & ((scaled < 0) | (scaled > 1))
+    return scaled.where(~out_of_range), bad, out_of_range
+
+
+def parse_risk(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Churn risk as low/medium/high or a probability; returns 0-1 and the unreadable cells."""
+    text = values.astype("string").str.strip().str.lower()
+    words = text.map(_RISK_WORDS).astype(float)
+    number, bad_num, out = parse_fraction(values)
+    value = words.fillna(number)
+    bad = text.notna() & (text != "") & value.isna()
+    return value, bad | (out & words.isna())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _missing_columns(columns: pd.Index, required: tuple[str, ...], aliases: dict[str, tuple[str, ...]],
+                     col: _Collector, kind: str) -> bool:
+    missing = [c for c in required if c not in columns]
+    for c in missing:
+        examples = ", ".join(f"'{a}'" for a in aliases[c][:4])
+        col.fatal(c, f"The {kind} file has no '{c}' column (found: {', '.join(map(str, columns[:12]))}).",
+                  f"Add a column named one of {examples}, or rename the column that holds it.")
+    return bool(missing)
+
+
+def _drop_stray_headers(frame: pd.DataFrame, raw_columns: list[str], col: _Collector) -> pd.Series:
+    """Rows that repeat the header (two exports pasted together) are reported and skipped."""
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    hits = pd.Series(0, index=frame.index)
+    for name, original in zip(frame.columns, raw_columns, strict=True):
+        hits += (frame[name].astype("string").str.strip().str.lower() == str(original).strip().lower()).fillna(
+            False).astype(int)
+    stray = hits >= max(2, len(raw_columns) // 2)
+    col.add(stray, None, "This row repeats the header row (two exports pasted together?); it was skipped.",
+            "Nothing to do; or delete the repeated header line from the file.", severity="warning",
+            values=pd.Series("(header row)", index=frame.index))
+    col.skip = stray
+    return stray
+
+
+def _locate(df: pd.DataFrame, col: _Collector, zip_col: str, lat_col: str, lon_col: str, what: str) -> pd.DataFrame:
+    """Resolve a location from ZIP and/or lat/lon. Adds zip, zip_type, state, city, lat, lon, location_source."""
+    idx = df.index
+    lat = pd.Series(np.nan, index=idx)
+    lon = pd.Series(np.nan, index=idx)
+    if lat_col in df.columns and lon_col in df.columns:
+        lat, bad_lat = parse_number(df[lat_col])
+        lon, bad_lon = parse_number(df[lon_col])
+        col.add(bad_lat, lat_col, "Latitude is not a number.", "Use decimal degrees, e.g. 33.749.",
+                severity="warning")
+        col.add(bad_lon, lon_col, "Longitude is not a number.", "Use decimal degrees, e.g. -84.388.",
+                severity="warning")
+        swapped = (lat.abs() > 90) & (lon.abs() <= 90)
+        swapped |= lat.between(-180, -60) & lon.between(10, 75)
+        col.add(swapped, lat_col, "Latitude and longitude look swapped; they were swapped back.",
+                "Check the column order of your export (latitude first, then longitude).", severity="warning")
+        lat, lon = lat.where(~swapped, lon), lon.where(~swapped, lat)
+        out = lat.notna() & lon.notna() & ((lat.abs() > 90) | (lon.abs() > 180))
+        col.add(out, lat_col, "Latitude/longitude is outside the range of the Earth (±90, ±180); ignored.",
+                "Use decimal degrees; latitude between -90 and 90, longitude between -180 and 180.",
+                severity="warning", values=lat.astype("string") + ", " + lon.astype("string"))
+        zero = (lat == 0) & (lon == 0)
+        col.add(zero, lat_col, "Coordinates are 0, 0 (a geocoder's 'not found'); ignored.",
+                "Remove the coordinates or supply real ones.", severity="warning")
+        unusable = out | zero
+        lat, lon = lat.where(~unusable), lon.where(~unusable)
+    has_coords = lat.notna() & lon.notna()
+
+    zip5 = pd.Series(np.nan, index=idx, dtype=object)
+    found = pd.DataFrame({"zip_type": np.nan, "state": np.nan, "city": np.nan, "county": np.nan,
+                          "lat": np.nan, "lon": np.nan}, index=idx)
+    if zip_col in df.columns:
+        zip5, malformed = geocode.normalise_zip(df[zip_col])
+        fix = "Use a 5-digit US ZIP (ZIP+4 is fine), or give latitude/longitude."
+        col.add(malformed & has_coords, zip_col, "Not a US ZIP code; the row's coordinates are used instead.",
+                fix, severity="warning")
+        col.add(malformed & ~has_coords, zip_col, f"Not a US ZIP code, and the {what} has no coordinates.", fix)
+        found = geocode.lookup(zip5.fillna("00000"))
+        found = found.where(zip5.notna())
+        unknown = zip5.notna() & found["lat"].isna()
+        col.add(unknown & has_coords, zip_col, "Unknown ZIP code; the row's coordinates are used instead.",
+                "Check the ZIP for a typo.", severity="warning")
+        col.add(unknown & ~has_coords, zip_col, f"Unknown ZIP code, and the {what} has no coordinates.",
+                "Check the ZIP for a typo, or add latitude/longitude.")
+        special = found["zip_type"].isin(["PO BOX", "UNIQUE", "MILITARY"])
+        col.add(special, zip_col,
+                "ZIP is a " + found["zip_type"].fillna("").str.lower() + " ZIP (not a street area); located at its "
+                "post office, which may be off by a few km.",
+                "Use the street-address ZIP for a precise location.", severity="warning")
+        zip5 = zip5.where(~unknown)
+    else:
+        found = found.astype(float)
+
+    zip_given = df[zip_col].notna() if zip_col in df.columns else pd.Series(False, index=idx)
+    col.add(~has_coords & ~zip_given, zip_col if zip_col in df.columns else lat_col,
+            f"The {what} has no location.", "Give a ZIP code or latitude/longitude.")
+
+    out = pd.DataFrame(index=idx)
+    out["zip"] = zip5
+    out["zip_type"] = found["zip_type"]
+    out["state"] = found["state"]
+    out["city"] = found["city"]
+    out["lat"] = lat.where(has_coords, found["lat"]).astype(float)
+    out["lon"] = lon.where(has_coords, found["lon"]).astype(float)
+    out["location_source"] = np.where(has_coords, "coordinates", np.where(found["lat"].notna(), "zip centroid", None))
+    return out
+
+
+def _ids(df: pd.DataFrame, column: str, col: _Collector, what: str) -> None:
+    ids = df[column].astype("string").str.strip()
+    col.add(ids.isna() | (ids == ""), column, f"The {what} has no id.", f"Give every {what} a unique id.")
+    present = ids.notna() & (ids != "")
+    first_row = pd.Series(np.arange(len(ids)) + 1, index=ids.index).groupby(ids).transform("min")
+    dup = present & ids.duplicated(keep="first")
+    col.add(dup, column, "Duplicate id: the same id is on row " + first_row.astype("Int64").astype("string") + ".",
+            "Ids must be unique; merge the two rows or give this one its own id.")
+
+
+def _finish(df: pd.DataFrame, raw: pd.DataFrame, col: _Collector, stray: pd.Series, rt: RawTable) -> CleanTable:
+    bad = col.error_rows & ~stray
+    issues = col.issues()
+    data = df.loc[~bad & ~stray].copy()
+    data.insert(0, "row", data.index + 1)
+    data = data.reset_index(drop=True)
+    original_names = {canonical: original for original, canonical in rt.mapping.items()}
+    quarantine = raw.loc[bad].rename(columns=original_names)
+    if len(quarantine):
+        errs = issues[issues["severity"] == "error"]
+        reasons = errs.groupby("row")["message"].agg(lambda m: " | ".join(dict.fromkeys(m)))
+        quarantine.insert(0, "row", quarantine.index + 1)
+        quarantine["problems"] = quarantine["row"].map(reasons)
+    quarantine = quarantine.reset_index(drop=True)
+    report = ValidationReport(issues=issues, n_rows=int((~stray).sum()), n_valid=len(data), notes=list(rt.notes))
+    return CleanTable(data=data, quarantine=quarantine, report=report)
+
+
+def _empty(rt: RawTable, col: _Collector) -> CleanTable:
+    report = ValidationReport(issues=col.issues(), n_rows=len(rt.frame), n_valid=0, notes=list(rt.notes))
+    return CleanTable(data=pd.DataFrame(), quarantine=pd.DataFrame(), report=report)
+
+
+_ACCOUNT_NUMBERS = {
+    "employees": "a whole number of employees, e.g. 250",
+    "annual_revenue": "an amount, e.g. 12500000 or 12.5M",
+    "arr": "an amount, e.g. 48000 (0 for a prospect)",
+    "expansion_potential": "an amount, e.g. 25000",
+    "potential": "an amount, e.g. 60000",
+}
+
+
+def validate_accounts(frame: pd.DataFrame, file: str = "accounts") -> CleanTable:
+    """Validate an accounts table (as read by :func:`territory_geo.io.read_table`).
+
+    Returns a :class:`CleanTable` whose ``data`` has canonical typed columns: ``account_id``, ``name``, ``zip``,
+    ``zip_type``, ``state``, ``city``, ``lat``, ``lon``, ``location_source``, the numeric columns present
+    (``employees``, ``annual_revenue``, ``arr``, ``expansion_potential``, ``potential``, ``win_rate``,
+    ``churn_risk``, ``intent_score``), ``strategic`` (bool), dates, ``owner_rep_id``, and every unknown column.
+    """
+    rt = canonicalise(frame, ACCOUNT_ALIASES, file)
+    df = rt.frame
+    col = _Collector(file, df, rt.mapping)
+    if df.empty:
+        col.fatal(None, f"{file} has a header but no data rows.", "Export the report again with its data rows.")
+        return _empty(rt, col)
+    has_location = "zip" in df.columns or ("lat" in df.columns and "lon" in df.columns)
+    missing = _missing_columns(df.columns, ACCOUNT_REQUIRED, ACCOUNT_ALIASES, col, "accounts")
+    if not has_location:
+        col.fatal("zip", "The accounts file has no location column: a ZIP code or latitude and longitude.",
+                  "Add 'Billing Zip/Postal Code' (or 'zip'), or 'Latitude' and 'Longitude' columns.")
+        missing = True
+    if missing:
+        return _empty(rt, col)
+
+    raw_columns = [next((o for o, c in rt.mapping.items() if c == name), name) for name in df.columns]
+    stray = _drop_stray_headers(df, raw_columns, col)
+    out = pd.DataFrame(index=df.index)
+    _ids(df, "account_id", col, "account")
+    out["account_id"] = df["account_id"].astype("string").str.strip()
+    out["name"] = df["name"].astype("string").str.strip()
+    col.add(out["name"].isna(), "name", "The account has no name.", "Fill in the account name.")
+    out = out.join(_locate(df, col, "zip", "lat", "lon", "account"))
+
+    for name, example in _ACCOUNT_NUMBERS.items():
+        if name not in df.columns:
+            continue
+        values, bad = parse_number(df[name])
+        col.add(bad, name, f"'{name}' is not a number.", f"Write {example}.")
+        col.add(values < 0, name, f"'{name}' is negative.", f"Use 0 or a positive amount; write {example}.")
+        out[name] = values.where(values >= 0)
+    if "win_rate" in df.columns:
+        wr, bad, out_range = parse_fraction(df["win_rate"])
+        col.add(bad, "win_rate", "Win rate is not a number.", "Write a probability like 0.35 or 35%.")
+        col.add(out_range, "win_rate", "Win rate is outside 0-1 (or 0-100 %).", "Write a probability like 0.35 or 35%.")
+        out["win_rate"] = wr
+    if "churn_risk" in df.columns:
+        risk, bad = parse_risk(df["churn_risk"])
+        col.add(bad, "churn_risk", "Churn risk is not low/medium/high or a probability.",
+                "Write low, medium or high, or a probability like 0.2.")
+        out["churn_risk"] = risk
+    if "intent_score" in df.columns:
+        intent, bad = parse_number(df["intent_score"])
+        col.add(bad, "intent_score", "Intent score is not a number.", "Write a score from 0 to 100.")
+        col.add((intent < 0) | (intent > 100), "intent_score", "Intent score is outside 0-100.",
+                "Write a score from 0 to 100.")
+        if intent.notna().any() and intent.max() <= 1:
+            intent = intent * 100
+            rt.notes.append("Intent scores were given on a 0-1 scale and were multiplied by 100.")
+        out["intent_score"] = intent.where(intent.between(0, 100))
+    if "strategic" in df.columns:
+        flag, bad = parse_bool(df["strategic"])
+        col.add(bad, "strategic", "Strategic flag is not yes/no; treated as no.", "Write yes or no.",
+                severity="warning")
+        out["strategic"] = flag
+    for name in ("last_contact_date", "renewal_date"):
+        if name in df.columns:
+            dates, bad = parse_date(df[name])
+            col.add(bad, name, "Not a date; ignored.", "Write dates as YYYY-MM-DD.", severity="warning")
+            out[name] = dates
+    for name in ("owner_rep_id", "industry", "outcome"):
+        if name in df.columns:
+            out[name] = df[name].astype("string").str.strip()
+    passthrough = [c for c in df.columns if c not in out.columns and c not in {"zip", "lat", "lon"}]
+    for name in passthrough:
+        out[name] = df[name]
+    if "potential" in out.columns:
+        rt.notes.append("The file has a 'potential' column: it is used as-is instead of being computed.")
+    return _finish(out, rt.frame, col, stray, rt)
+
+
+def validate_reps(frame: pd.DataFrame, file: str = "reps",
+                  capacity: CapacitySettings | None = None) -> CleanTable:
+    """Validate a reps table: id, name, home base (ZIP or lat/lon), tenure, role, capacity, quota."""
+    capacity = capacity or CapacitySettings()
+    rt = canonicalise(frame, REP_ALIASES, file)
+    df = rt.frame
+    col = _Collector(file, df, rt.mapping)
+    if df.empty:
+        col.fatal(None, f"{file} has a header but no data rows.", "Export the roster again with its data rows.")
+        return _empty(rt, col)
+    missing = _missing_columns(df.columns, REP_REQUIRED, REP_ALIASES, col, "reps")
+    if "home_zip" not in df.columns and not {"home_lat", "home_lon"} <= set(df.columns):
+        col.fatal("home_zip", "The reps file has no home base column: a ZIP or latitude and longitude.",
+                  "Add a 'Home ZIP' column, or 'Home Latitude' and 'Home Longitude'.")
+        missing = True
+    if missing:
+        return _empty(rt, col)
+    raw_columns = [next((o for o, c in rt.mapping.items() if c == name), name) for name in df.columns]
+    stray = _drop_stray_headers(df, raw_columns, col)
+    out = pd.DataFrame(index=df.index)
+    _ids(df, "rep_id", col, "rep")
+    out["rep_id"] = df["rep_id"].astype("string").str.strip()
+    out["name"] = df["name"].astype("string").str.strip()
+    col.add(out["name"].isna(), "name", "The rep has no name.", "Fill in the rep's name.")
+    home = _locate(df, col, "home_zip", "home_lat", "home_lon", "rep's home base")
+    out["home_zip"] = home["zip"]
+    out["home_state"] = home["state"]
+    out["home_city"] = home["city"]
+    out["home_lat"] = home["lat"]
+    out["home_lon"] = home["lon"]
+
+    tenure = pd.Series(np.nan, index=df.index)
+    if "tenure_years" in df.columns:
+        tenure, bad = parse_number(df["tenure_years"])
+        col.add(bad, "tenure_years", "Tenure is not a number of years.", "Write years, e.g. 2.5.")
+        col.add(tenure < 0, "tenure_years", "Tenure is negative.", "Write years of tenure, 0 or more.")
+    col.add(tenure.isna() & ~col.error_rows, "tenure_years", "No tenure given; the rep is treated as ramped.",
+            "Add tenure in years to size capacity by ramp stage.", severity="warning")
+    out["tenure_years"] = tenure.where(tenure >= 0)
+    filled = out["tenure_years"].fillna(capacity.ramp[-1][0])
+    out["ramp_stage"] = filled.map(capacity.stage_for_tenure)
+    out["role"] = df["role"].astype("string").str.strip() if "role" in df.columns else pd.NA
+    for name in ("capacity", "quota"):
+        if name in df.columns:
+            values, bad = parse_number(df[name])
+            col.add(bad, name, f"'{name}' is not a number.", "Write a positive number.")
+            col.add(values < 0, name, f"'{name}' is negative.", "Write a positive number.")
+            out[name] = values.where(values >= 0)
+    default_capacity = filled.map(capacity.capacity_for_tenure)
+    if "capacity" in out.columns:
+        out["capacity_source"] = np.where(out["capacity"].notna(), "file", "tenure default")
+        out["capacity"] = out["capacity"].fillna(default_capacity)
+    else:
+        out["capacity"] = default_capacity
+        out["capacity_source"] = "tenure default"
+    if "manager_id" in df.columns:
+        manager = df["manager_id"].astype("string").str.strip()
+        known = set(out["rep_id"].dropna())
+        unknown = manager.notna() & ~manager.isin(list(known))
+        col.add(unknown, "manager_id", "This row refers to a rep id that is not in the reps file.",
+                "Add that rep to the file, or correct the id.", severity="warning")
+        out["manager_id"] = manager
+    for name in df.columns:
+        if name not in out.columns and name not in {"home_zip", "home_lat", "home_lon", "tenure_years"}:
+            out[name] = df[name]
+    return _finish(out, rt.frame, col, stray, rt)
+
+
+def link_owners(accounts: pd.DataFrame, reps: pd.DataFrame, file: str = "accounts") -> tuple[pd.DataFrame,
+                                                                                               ValidationReport]:
+    """Resolve each account's owner to a rep id (matching the reps' id or, failing that, their name).
+
+    Accounts whose owner is not in the reps file are kept and treated as unassigned; each is reported as a warning
+    naming the owner value. Returns the accounts with ``owner_rep_id`` resolved and ``owner_original`` kept.
+    """
+    out = accounts.copy()
+    report = ValidationReport(n_rows=len(out), n_valid=len(out))
+    if "owner_rep_id" not in out.columns or reps.empty:
+        out["owner_rep_id"] = pd.Series(pd.NA, index=out.index, dtype="string")
+        return out, report
+    owner = out["owner_rep_id"].astype("string").str.strip()
+    by_id = {str(r).lower(): str(r) for r in reps["rep_id"]}
+    by_name = {str(n).lower(): str(r) for r, n in zip(reps["rep_id"], reps["name"], strict=True)}
+    lower = owner.str.lower()
+    resolved = lower.map(by_id).fillna(lower.map(by_name))
+    unknown = owner.notna() & resolved.isna()
+    if unknown.any():
+        rows = out.loc[unknown, "row"] if "row" in out.columns else out.index[unknown] + 1
+        report.issues = pd.DataFrame({
+            "file": file, "row": pd.array(rows.to_numpy(), dtype="Int64"), "column": "owner_rep_id",
+            "value": owner[unknown].to_numpy(), "severity": "warning",
+            "message": "The owner is not in the reps file; the account is treated as unassigned.",
+            "fix": "Add the rep to the reps file, or correct the owner (rep id or exact name).",
+        })
+    out["owner_original"] = owner
+    out["owner_rep_id"] = resolved.astype("string")
+    return out, report
