@@ -68,8 +68,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     report = data.report.to_json_dict()
     if args.json:
         print(json.dumps(report, indent=2, default=str))
+        if not report["ok"]:  # stdout stays pure JSON; say why on stderr
+            for item in report["errors"][:20]:
+                print(f"error: {item['message']}", file=sys.stderr)
     else:
-        _print_report(report)
+        _print_report(report, sys.stdout if report["ok"] else sys.stderr)
     return EXIT_OK if report["ok"] else EXIT_BAD_INPUT
 
 

@@ -111,9 +111,10 @@ def ingest(accounts: Source, reps: Source | None = None, market_file: Source | N
         return Dataset(accounts=acc, reps=rep_table, report=report, files=files)
 
     reps_data = rep_table.data if rep_table is not None else pd.DataFrame(columns=["rep_id", "name"])
-    linked, owner_report = validate.link_owners(acc.data, reps_data, files["accounts"])
+    linked, owner_report = validate.link_owners(acc.data, reps_data, files["accounts"],
+                                                column=acc.columns.get("owner_rep_id", "owner_rep_id"))
     report = report.merged(owner_report)
-    acc = validate.CleanTable(data=linked, quarantine=acc.quarantine, report=acc.report)
+    acc = validate.CleanTable(data=linked, quarantine=acc.quarantine, report=acc.report, columns=acc.columns)
     scored = scoring.score_accounts(linked, settings)
 
     tam = None

@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A negative number written as text ("-1200", "-0.5", "-1e3"): a value, not a formula, so it is left alone.
+_NEGATIVE_NUMBER = r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 
 
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
@@ -22,18 +24,22 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         col = out[name]
         if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
             text = col.astype("string")
-            risky = text.str.startswith(_FORMULA_START, na=False)
+            risky = text.str.startswith(_FORMULA_START, na=False) & ~text.str.fullmatch(_NEGATIVE_NUMBER, na=False)
             if risky.any():
                 out[name] = text.where(~risky, "'" + text)
     return out
 
 
 def to_safe_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str | None:
-    """Write ``frame`` as CSV with formula cells escaped; returns the text when ``path`` is None."""
+    """Write ``frame`` as CSV with formula cells escaped; returns the text when ``path`` is None.
+
+    Lines end in CRLF (RFC 4180) so that a cell holding a bare carriage return is quoted: unquoted, a spreadsheet
+    would start a new row there, and text after it (``"Acme\\r=HYPERLINK(...)"``) would be read as a formula.
+    """
     safe = escape_formulas(frame)
     if path is None:
-        return safe.to_csv(index=False)
-    safe.to_csv(path, index=False)
+        return safe.to_csv(index=False, lineterminator="\r\n")
+    safe.to_csv(path, index=False, lineterminator="\r\n")
     return None
 
 

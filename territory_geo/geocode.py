@@ -52,7 +52,15 @@ def normalise_zip(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     (zip5, ok): the 5-digit ZIP strings (NaN where empty or malformed) and a mask of cells that were
     present but malformed.
     """
-    text = values.astype("string").str.strip()
+    # Performance: each distinct ZIP text is normalised once, then spread back to the rows.
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=False)
+    zip5, malformed = _normalise_zip_text(pd.Series(uniques, name=values.name))
+    return (pd.Series(zip5.array.take(codes), index=values.index, name=zip5.name),
+            pd.Series(malformed.array.take(codes), index=values.index, name=malformed.name))
+
+
+def _normalise_zip_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = text.str.strip()
     text = text.str.replace(r"\.0$", "", regex=True)
     match = text.str.extract(r"^(\d{3,5})(?:[-\s]?\d{4})?$", expand=False)
     zip5 = match.str.zfill(5)

@@ -65,6 +65,7 @@ REP_REQUIRED: tuple[str, ...] = ("rep_id", "name")
 
 _ENCODINGS: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
 _HEADER_SCAN_ROWS = 15
+_SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
 
 
 def normalise_name(name: object) -> str:
@@ -185,8 +186,7 @@ def _read_csv_grid(data: bytes, name: str, notes: list[str]) -> pd.DataFrame:
                "(a UTF-16 CSV must be re-saved as 'CSV UTF-8').")
         raise InputFileError(msg)
     text = _decode(data, name, notes)
-    first = text.splitlines()[0] if text.splitlines() else ""
-    sep = max([",", ";", "\t", "|"], key=first.count)
+    text, sep = _skip_title_lines(text, notes)
     try:
         return pd.read_csv(_io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
                            na_values=[""], skip_blank_lines=True, engine="c", on_bad_lines="error")
@@ -198,6 +198,29 @@ def _read_csv_grid(data: bytes, name: str, notes: list[str]) -> pd.DataFrame:
     except pd.errors.EmptyDataError as exc:
         msg = f"{name}: the file is empty. Export the report again with its header row and data rows."
         raise InputFileError(msg) from exc
+
+
+def _skip_title_lines(text: str, notes: list[str]) -> tuple[str, str]:
+    """Find the header line among the first lines and drop the title lines above it; pick the separator.
+
+    Report exports often start with a title and filter lines of fewer cells than the header; the C parser sizes
+    its rows from the first line, so those lines must go before parsing.
+    """
+    lines = text[:1 << 16].splitlines(keepends=True)[:_HEADER_SCAN_ROWS]
+    best: tuple[int, int, str] | None = None  # (score, -line, separator)
+    for i, line in enumerate(lines):
+        for sep in _SEPARATORS:
+            score = _header_score([cell.strip().strip('"') for cell in line.split(sep)])
+            if score and (best is None or (score, -i) > best[:2]):
+                best = (score, -i, sep)
+    if best is None:
+        first = lines[0] if lines else ""
+        return text, max(_SEPARATORS, key=first.count)
+    header_line, sep = -best[1], best[2]
+    skipped = sum(1 for line in lines[:header_line] if line.strip())
+    if skipped:
+        notes.append(f"Skipped {skipped} title line(s) above the header row (report name, filters, ...).")
+    return text[sum(map(len, lines[:header_line])):], sep
 
 
 def _read_excel(data: bytes, name: str) -> pd.DataFrame:

@@ -59,12 +59,12 @@ def read_market(frame: pd.DataFrame, file: str = "market",
                f"{list(frame.columns)[:10]}.")
         raise InputFileError(msg)
     industry_src = next((cols[c] for c in ("industry", "naics", "naicsdescription") if c in cols), None)
-    wide = [(cols[c], lower) for c, lower in CBP_SIZE_CLASSES if c in cols]
+    wide = [(cols[normalise_name(c)], lower) for c, lower in CBP_SIZE_CLASSES if normalise_name(c) in cols]
     if wide:
         parts = []
         for column, lower in wide:
             parts.append(pd.DataFrame({"_row": frame.index, "segment": _segment_for_employees(lower, settings),
-                                       "count_text": frame[column]}))
+                                       "count_text": frame[column], "_col": column}))
         long = pd.concat(parts, ignore_index=True)
     else:
         band_src = next((cols[c] for c in ("sizeband", "segment", "size") if c in cols), None)
@@ -76,11 +76,13 @@ def read_market(frame: pd.DataFrame, file: str = "market",
         band = frame[band_src].astype("string").map(lambda v: _SEGMENT_WORDS.get(normalise_name(v)) if
                                                     isinstance(v, str) else None)
         col.add(band.isna(), band_src, "Unknown size band.", "Use Enterprise, Mid-Market or SMB.")
-        long = pd.DataFrame({"_row": frame.index, "segment": band, "count_text": frame[count_src]})
+        long = pd.DataFrame({"_row": frame.index, "segment": band, "count_text": frame[count_src],
+                             "_col": count_src})
     count, bad = parse_number(long["count_text"])
-    bad_rows = long.loc[bad | (count < 0), "_row"].unique()
-    col.add(pd.Series(frame.index.isin(bad_rows), index=frame.index), None,
-            "A company count is not a non-negative number.", "Write whole numbers of establishments.")
+    for count_col in long["_col"].unique():
+        bad_rows = long.loc[(bad | (count < 0)) & (long["_col"] == count_col), "_row"].unique()
+        col.add(pd.Series(frame.index.isin(bad_rows), index=frame.index), count_col,
+                "A company count is not a non-negative number.", "Write whole numbers of establishments.")
     long["count"] = count.fillna(0.0).clip(lower=0)
     long["industry"] = frame[industry_src].reindex(long["_row"]).to_numpy() if industry_src else None
     if zip_src:
@@ -135,5 +137,5 @@ def tam_by_zip(market: pd.DataFrame, sizes: pd.DataFrame) -> pd.Series:
     ind = sizes.dropna(subset=["industry"]).set_index(["segment", "industry"])["deal_size"]
     keys = pd.MultiIndex.from_arrays([market["segment"], market["industry"]])
     specific = pd.Series(ind.reindex(keys).to_numpy(), index=market.index)
-    size = specific.fillna(market["segment"].map(seg)).fillna(0.0)
+    size = specific.fillna(market["segment"].map(seg).astype(float)).fillna(0.0)
     return (market["count"] * size).groupby(market["zip"]).sum()

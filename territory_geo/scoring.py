@@ -223,7 +223,11 @@ def score_accounts(accounts: pd.DataFrame, settings: ScoringSettings | None = No
                                  ["Enterprise", "Mid-Market"], "SMB")
     g = df["score_growth"]
     df["growth"] = np.select([g >= settings.growth_high, g >= settings.growth_medium], ["High", "Medium"], "Low")
-    df["rep_type"] = [REP_TYPE[(v, gr)][0] for v, gr in zip(df["value_tier"], df["growth"], strict=True)]
+    # Performance: one vectorised pass per matrix cell instead of a Python loop over the rows (same values).
+    rep_type = np.empty(len(df), dtype=object)
+    for (tier, growth), (rep, _strategy) in REP_TYPE.items():
+        rep_type[(df["value_tier"] == tier).to_numpy() & (df["growth"] == growth).to_numpy()] = rep
+    df["rep_type"] = rep_type.tolist()
     units = df["tier"].map(settings.workload_units).astype(float)
     df["workload_units"] = units + np.where(df["is_customer"], settings.renewal_burden_units, 0.0)
     df["touchpoints"] = df["tier"].map(settings.touchpoints).astype(int)
@@ -325,3 +329,29 @@ def coverage_scores(scored: pd.DataFrame, settings: ScoringSettings | None = Non
         ab_accounts=("recent", "size"), contacted=("recent", "sum"))
     out["coverage_score"] = out["contacted"] / out["ab_accounts"]
     return out.reset_index().sort_values("coverage_score", kind="stable").reset_index(drop=True)
+
+
+def filter_accounts(scored: pd.DataFrame, tiers: list[str] | None = None, industries: list[str] | None = None,
+                    owners: list[str] | None = None, status: str = "all") -> pd.DataFrame:
+    """Accounts matching the map filters; an empty or None list means "any".
+
+    ``owners`` holds rep ids, and ``"(unassigned)"`` for accounts without an owner. ``status`` is ``all``,
+    ``customers`` or ``prospects``.
+    """
+    mask = pd.Series(True, index=scored.index)
+    if tiers:
+        mask &= scored["tier"].isin(tiers)
+    if industries and "industry" in scored.columns:
+        mask &= scored["industry"].isin(industries)
+    if owners:
+        owner = scored["owner_rep_id"].astype("string").fillna("(unassigned)") if "owner_rep_id" in scored.columns \
+            else pd.Series("(unassigned)", index=scored.index)
+        mask &= owner.isin(owners)
+    if status == "customers":
+        mask &= scored["is_customer"]
+    elif status == "prospects":
+        mask &= ~scored["is_customer"]
+    elif status != "all":
+        msg = f"`status` was {status!r} but is expected to be one of ['all', 'customers', 'prospects']."
+        raise ValueError(msg)
+    return scored[mask]

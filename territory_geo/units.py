@@ -177,6 +177,12 @@ def read_zip_areas(source: str | Path | bytes, filename: str | None = None) -> g
         msg = (f"{name}: the polygons have no coordinate reference system. Add the .prj file, or set it with "
                "`set_crs()` / `to_crs()` before saving.")
         raise InputFileError(msg)
+    if frame.crs.is_geographic and len(frame) and not _within_lon_lat(frame.total_bounds):
+        # GeoJSON without a "crs" member is read as WGS 84 (RFC 7946), even when its coordinates are metres
+        msg = (f"{name}: the coordinates are not longitude/latitude (bounds {np.round(frame.total_bounds, 1).tolist()}"
+               "), and the file names no other coordinate reference system. Save it as GeoJSON in WGS 84 "
+               "(EPSG:4326), or as a GeoPackage / zipped Shapefile with its .prj file.")
+        raise InputFileError(msg)
     zip5, _ = geocode.normalise_zip(frame[column].astype(str))
     frame = frame.assign(zip=zip5).dropna(subset=["zip"])
     frame = frame[~frame.geometry.is_empty & frame.geometry.notna()].to_crs(EQUAL_AREA_CRS)
@@ -185,6 +191,11 @@ def read_zip_areas(source: str | Path | bytes, filename: str | None = None) -> g
     states = geocode.lookup(pd.Series(merged.index, index=merged.index))["state"]
     merged["state"] = states
     return merged[["state", "geometry"]]
+
+
+def _within_lon_lat(bounds: np.ndarray) -> bool:
+    minx, miny, maxx, maxy = bounds
+    return bool(-180.0 <= minx <= maxx <= 180.0 and -90.0 <= miny <= maxy <= 90.0)
 
 
 # --- adjacency ---------------------------------------------------------------------------------------------------
@@ -324,3 +335,16 @@ def build_units(scored: pd.DataFrame, areas: gpd.GeoDataFrame | None = None,
     table.index.name = "zip"
     return Units(table=table, neighbors=neighbors, island_links=links, account_zip=account_zip,
                  geometry_source=source)
+
+
+def whitespace_zips(table: pd.DataFrame, top: int = 25) -> pd.DataFrame:
+    """ZIPs with high potential and low penetration: whitespace in the top quartile of ZIPs that hold accounts and
+    penetration at or below the median, largest whitespace first."""
+    held = table[table["accounts"] > 0]
+    if held.empty:
+        return held.drop(columns="geometry", errors="ignore")
+    high = held["whitespace"] >= held["whitespace"].quantile(0.75)
+    low = held["penetration"] <= held["penetration"].median()
+    cols = ["state", "accounts", "potential", "arr", "whitespace", "penetration", "area_class"]
+    out = held.loc[high & low, cols].sort_values("whitespace", ascending=False).head(top)
+    return out.reset_index()

@@ -110,11 +110,14 @@ class CleanTable:
         Rejected rows as they were in the file, with ``row`` and ``problems`` (every reason, joined).
     report
         The validation report.
+    columns
+        Canonical column name -> the user's column name, for the columns that were recognised.
     """
 
     data: pd.DataFrame
     quarantine: pd.DataFrame
     report: ValidationReport
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 class _Collector:
@@ -163,13 +166,29 @@ class _Collector:
 
 def parse_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Parse money/number text: ``$1,234.50``, ``(1,000)``, ``15k``, ``1.2M``, ``12%`` (kept as 12)."""
-    text = values.astype("string").str.strip().str.lower()
+    # Performance: each distinct text is parsed once (exports repeat amounts, flags and blanks), then spread back.
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=False)
+    parsed, bad = _parse_number_text(pd.Series(uniques, name=values.name))
+    return (pd.Series(parsed.array.take(codes), index=values.index, name=parsed.name),
+            pd.Series(bad.array.take(codes), index=values.index, name=bad.name))
+
+
+def _parse_number_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    text = text.str.strip().str.lower()
     present = text.notna() & (text != "")
     neg = text.str.match(r"^\(.*\)$", na=False)
     cleaned = text.str.replace(r"[\s$€£,()%]", "", regex=True)
-    suffix = cleaned.str.extract(r"^([-+]?[\d.]+(?:e[-+]?\d+)?)(k|mm|m|bn|b)?$", expand=True)
+    # Performance: a plain ASCII number is its own number part with no suffix, so only the other cells need the
+    # (row-by-row) extract below, and only cells with a suffix need the map.
+    plain = cleaned.str.fullmatch(r"[-+]?[0-9.]+(?:e[-+]?[0-9]+)?", na=False)
+    suffix = pd.DataFrame({0: cleaned.where(plain), 1: pd.Series(pd.NA, index=text.index, dtype=cleaned.dtype)})
+    rest = cleaned.notna() & ~plain
+    if rest.any():
+        suffix.loc[rest] = cleaned[rest].str.extract(r"^([-+]?[\d.]+(?:e[-+]?\d+)?)(k|mm|m|bn|b)?$", expand=True)
     number = pd.to_numeric(suffix[0], errors="coerce")
-    factor = suffix[1].map(_SUFFIX).astype(float).fillna(1.0)
+    given = suffix[1].dropna()
+    factor = pd.Series(1.0, index=text.index, name=1)
+    factor.loc[given.index] = given.map(_SUFFIX).astype(float)
     parsed = (number * factor).astype(float)
     parsed = parsed.where(~neg, -parsed)
     bad = present & parsed.isna()
@@ -223,9 +242,10 @@ def parse_risk(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _missing_columns(columns: pd.Index, required: tuple[str, ...], aliases: dict[str, tuple[str, ...]],
                      col: _Collector, kind: str) -> bool:
     missing = [c for c in required if c not in columns]
+    found = ", ".join(str(col.original_names.get(c, c)) for c in columns[:12])
     for c in missing:
         examples = ", ".join(f"'{a}'" for a in aliases[c][:4])
-        col.fatal(c, f"The {kind} file has no '{c}' column (found: {', '.join(map(str, columns[:12]))}).",
+        col.fatal(c, f"The {kind} file has no '{c}' column (found: {found}).",
                   f"Add a column named one of {examples}, or rename the column that holds it.")
     return bool(missing)
 
@@ -266,7 +286,7 @@ def _locate(df: pd.DataFrame, col: _Collector, zip_col: str, lat_col: str, lon_c
         out = lat.notna() & lon.notna() & ((lat.abs() > 90) | (lon.abs() > 180))
         col.add(out, lat_col, "Latitude/longitude is outside the range of the Earth (±90, ±180); ignored.",
                 "Use decimal degrees; latitude between -90 and 90, longitude between -180 and 180.",
-                severity="warning", values=lat.astype("string") + ", " + lon.astype("string"))
+                severity="warning", values=lat[out].astype("string") + ", " + lon[out].astype("string"))
         zero = (lat == 0) & (lon == 0)
         col.add(zero, lat_col, "Coordinates are 0, 0 (a geocoder's 'not found'); ignored.",
                 "Remove the coordinates or supply real ones.", severity="warning")
@@ -291,9 +311,9 @@ def _locate(df: pd.DataFrame, col: _Collector, zip_col: str, lat_col: str, lon_c
         col.add(unknown & ~has_coords, zip_col, f"Unknown ZIP code, and the {what} has no coordinates.",
                 "Check the ZIP for a typo, or add latitude/longitude.")
         special = found["zip_type"].isin(["PO BOX", "UNIQUE", "MILITARY"])
-        col.add(special, zip_col,
-                "ZIP is a " + found["zip_type"].fillna("").str.lower() + " ZIP (not a street area); located at its "
-                "post office, which may be off by a few km.",
+        col.add(special, zip_col,  # (message built for the special rows only: performance)
+                "ZIP is a " + found["zip_type"][special].fillna("").str.lower()
+                + " ZIP (not a street area); located at its post office, which may be off by a few km.",
                 "Use the street-address ZIP for a precise location.", severity="warning")
         zip5 = zip5.where(~unknown)
     else:
@@ -339,7 +359,7 @@ def _finish(df: pd.DataFrame, raw: pd.DataFrame, col: _Collector, stray: pd.Seri
         quarantine["problems"] = quarantine["row"].map(reasons)
     quarantine = quarantine.reset_index(drop=True)
     report = ValidationReport(issues=issues, n_rows=int((~stray).sum()), n_valid=len(data), notes=list(rt.notes))
-    return CleanTable(data=data, quarantine=quarantine, report=report)
+    return CleanTable(data=data, quarantine=quarantine, report=report, columns=original_names)
 
 
 def _empty(rt: RawTable, col: _Collector) -> CleanTable:
@@ -503,12 +523,13 @@ def validate_reps(frame: pd.DataFrame, file: str = "reps",
     return _finish(out, rt.frame, col, stray, rt)
 
 
-def link_owners(accounts: pd.DataFrame, reps: pd.DataFrame, file: str = "accounts") -> tuple[pd.DataFrame,
-                                                                                               ValidationReport]:
+def link_owners(accounts: pd.DataFrame, reps: pd.DataFrame, file: str = "accounts",
+                column: str = "owner_rep_id") -> tuple[pd.DataFrame, ValidationReport]:
     """Resolve each account's owner to a rep id (matching the reps' id or, failing that, their name).
 
     Accounts whose owner is not in the reps file are kept and treated as unassigned; each is reported as a warning
-    naming the owner value. Returns the accounts with ``owner_rep_id`` resolved and ``owner_original`` kept.
+    naming the owner value (``column`` is the owner column's name in the user's file, for the report). Returns the
+    accounts with ``owner_rep_id`` resolved and ``owner_original`` kept.
     """
     out = accounts.copy()
     report = ValidationReport(n_rows=len(out), n_valid=len(out))
@@ -524,7 +545,7 @@ def link_owners(accounts: pd.DataFrame, reps: pd.DataFrame, file: str = "account
     if unknown.any():
         rows = out.loc[unknown, "row"] if "row" in out.columns else out.index[unknown] + 1
         report.issues = pd.DataFrame({
-            "file": file, "row": pd.array(rows.to_numpy(), dtype="Int64"), "column": "owner_rep_id",
+            "file": file, "row": pd.array(rows.to_numpy(), dtype="Int64"), "column": column,
             "value": owner[unknown].to_numpy(), "severity": "warning",
             "message": "The owner is not in the reps file; the account is treated as unassigned.",
             "fix": "Add the rep to the reps file, or correct the owner (rep id or exact name).",

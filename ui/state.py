@@ -1,0 +1,211 @@
+"""App-layer state and caching: the one place where the app caches library results.
+
+- ``st.cache_data`` for frames (the ingested dataset, GeoJSON of ZIP areas): each caller gets its own copy.
+- ``st.cache_resource`` for shared read-only objects (the ZIP units with their adjacency, the store).
+
+The active inputs live in ``st.session_state`` as file bytes, so the same inputs always hit the same cache entries.
+Pages call :func:`active` and render; they do not compute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import streamlit as st
+
+import pandas as pd
+
+from territory_geo import dataset, units
+from territory_geo import io as tg_io
+from territory_geo.settings import ScoringSettings, scoring_from_mapping, store_path
+from territory_geo.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_ACCOUNTS = ROOT / "data" / "demo" / "accounts.csv"
+DEMO_REPS = ROOT / "data" / "demo" / "reps.csv"
+DEMO_LABEL = "Demo: US Southeast (synthetic)"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """An input file held in session state."""
+
+    name: str
+    data: bytes
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The files the active dataset is built from."""
+
+    label: str
+    accounts: InputFile
+    reps: InputFile | None = None
+    market: InputFile | None = None
+    zip_areas: InputFile | None = None
+
+    def key(self, settings_json: str) -> str:
+        parts = [f.digest if f else "-" for f in (self.accounts, self.reps, self.market, self.zip_areas)]
+        return hashlib.sha256(("|".join(parts) + settings_json).encode()).hexdigest()[:20]
+
+
+def demo_inputs() -> Inputs:
+    """The embedded demo's files."""
+    return Inputs(label=DEMO_LABEL, accounts=InputFile("accounts.csv", DEMO_ACCOUNTS.read_bytes()),
+                  reps=InputFile("reps.csv", DEMO_REPS.read_bytes()))
+
+
+_ENTRY_RAN = False
+
+
+def mark_entry() -> None:
+    """Called by app.py before it runs the navigation."""
+    global _ENTRY_RAN
+    _ENTRY_RAN = True
+
+
+def ensure_navigation() -> None:
+    """Rerun through app.py when a page was started without it.
+
+    The design card's ``pages/`` folder makes Streamlit treat the very first run of a fresh server as an old-style
+    multipage app: a page opened by URL then runs on its own, with a file-name sidebar. Streamlit switches to
+    app.py's ``st.navigation`` only once ``st.navigation`` has been called, so the page declares the real
+    navigation and reruns at once.
+    """
+    if not _ENTRY_RAN:
+        st.navigation(pages())
+        st.rerun()
+
+
+def pages() -> list:
+    """The app's pages, in sidebar order."""
+    return [
+        st.Page(str(ROOT / "pages" / "home.py"), title="Home", icon=":material/home:", default=True),
+        st.Page(str(ROOT / "pages" / "accounts_map.py"), title="Accounts map", icon=":material/map:"),
+    ]
+
+
+def init_session() -> None:
+    """Set up shared session state once per session (the demo is the default dataset)."""
+    if "inputs" not in st.session_state:
+        st.session_state["inputs"] = demo_inputs()
+    if "scoring_settings" not in st.session_state:
+        st.session_state["scoring_settings"] = json.dumps(asdict(ScoringSettings()), sort_keys=True)
+
+
+def settings() -> ScoringSettings:
+    """The active scoring settings."""
+    return scoring_from_mapping(json.loads(st.session_state["scoring_settings"]))
+
+
+def set_settings(new: ScoringSettings) -> None:
+    """Replace the active scoring settings (rescoring happens through the cache)."""
+    st.session_state["scoring_settings"] = json.dumps(asdict(new), sort_keys=True)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _ingest(key: str, accounts: InputFile, reps: InputFile | None, market: InputFile | None,
+            settings_json: str) -> dataset.Dataset:
+    return dataset.ingest(
+        accounts.data, reps.data if reps else None, market.data if market else None,
+        accounts_name=accounts.name, reps_name=reps.name if reps else None,
+        market_name=market.name if market else None,
+        settings=scoring_from_mapping(json.loads(settings_json)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _units(key: str, _data: dataset.Dataset, _zip_areas: InputFile | None) -> units.Units:
+    areas = units.read_zip_areas(_zip_areas.data, _zip_areas.name) if _zip_areas else None
+    assert _data.scored is not None
+    return units.build_units(_data.scored.accounts, areas, _data.tam)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _units_geojson(key: str, _units_obj: units.Units) -> dict:
+    display = _units_obj.to_display()
+    keep = ["state", "accounts", "potential", "arr", "workload_units", "whitespace", "penetration", "density",
+            "area_class", "geometry"]
+    frame = display[keep].reset_index()
+    return json.loads(frame.to_json(drop_id=True))
+
+
+@dataclass
+class Active:
+    """What the pages work with: the inputs, the ingested dataset and (when usable) the units."""
+
+    inputs: Inputs
+    key: str
+    data: dataset.Dataset
+    units: units.Units | None
+
+    def units_geojson(self) -> dict:
+        """ZIP areas as WGS 84 GeoJSON (cached per dataset)."""
+        assert self.units is not None
+        return _units_geojson(self.key, self.units)
+
+
+def active() -> Active:
+    """Ingest (cached) the session's inputs and build their units (cached)."""
+    init_session()
+    inputs: Inputs = st.session_state["inputs"]
+    settings_json = st.session_state["scoring_settings"]
+    key = inputs.key(settings_json)
+    data = _ingest(key, inputs.accounts, inputs.reps, inputs.market, settings_json)
+    built = _units(key, data, inputs.zip_areas) if data.usable else None
+    return Active(inputs=inputs, key=key, data=data, units=built)
+
+
+def load(inputs: Inputs) -> Active:
+    """Make ``inputs`` the active dataset, with progress shown while it is read, validated, scored and mapped."""
+    with st.status(f"Loading {inputs.label}…", expanded=True) as status:
+        st.write("Reading and validating files…")
+        settings_json = st.session_state["scoring_settings"]
+        data = _ingest(inputs.key(settings_json), inputs.accounts, inputs.reps, inputs.market, settings_json)
+        if not data.usable:
+            status.update(label="The files could not be used; see the validation report.", state="error")
+            st.session_state["inputs"] = inputs
+            return active()
+        st.write(f"Scored {len(data.scored.accounts):,} accounts. Building ZIP areas and adjacency…")
+        st.session_state["inputs"] = inputs
+        result = active()
+        status.update(label=f"Loaded {inputs.label}.", state="complete", expanded=False)
+    return result
+
+
+@st.cache_resource(show_spinner=False)
+def store() -> Store:
+    """The shared SQLite store (path from ``TERRITORY_GEO_STORE``)."""
+    return Store(store_path())
+
+
+def save_active(current: Active, name: str) -> int:
+    """Save the active inputs (as read, so validation replays exactly) to the store; returns the dataset id."""
+    inputs = current.inputs
+    accounts_raw = tg_io.read_table(inputs.accounts.data, inputs.accounts.name)
+    reps_raw = tg_io.read_table(inputs.reps.data, inputs.reps.name) if inputs.reps else None
+    meta = {"files": current.data.files, "n_valid": current.data.report.n_valid,
+            "n_quarantined": len(current.data.accounts.quarantine)}
+    return store().save_dataset(name, accounts_raw, reps_raw, meta)
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def saved_inputs(dataset_id: int) -> Inputs:
+    """Inputs of a saved dataset, ready for :func:`load`; the opening is written to the audit log."""
+    record = store().load_dataset(dataset_id)
+    accounts = InputFile(f"dataset-{record.id}-accounts.parquet", _parquet(record.accounts))
+    reps = InputFile(f"dataset-{record.id}-reps.parquet", _parquet(record.reps)) if len(record.reps) else None
+    store().log("open_dataset", target=f"dataset:{record.id}")
+    return Inputs(label=f"#{record.id} {record.name}", accounts=accounts, reps=reps)

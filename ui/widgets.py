@@ -1,0 +1,76 @@
+"""Render helpers shared by pages: literal text, the validation report, the dataset badge."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from territory_geo import export
+from territory_geo.dataset import Dataset
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+
+
+def literal(text: object) -> str:
+    """Escape Markdown (and HTML) so user text, such as an account name, renders exactly as typed."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text))
+
+
+def money(value: float) -> str:
+    """$1.2M / $350K / $900 style amounts for metrics."""
+    value = float(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            return f"${value / limit:,.1f}{suffix}"
+    return f"${value:,.0f}"
+
+
+def dataset_badge(label: str, data: Dataset) -> None:
+    """Sidebar line naming the active dataset."""
+    n = len(data.scored.accounts) if data.scored is not None else 0
+    st.sidebar.caption(f"Dataset: **{literal(label)}** · {n:,} accounts")
+
+
+def validation_report(data: Dataset) -> None:
+    """Counts, notes, every issue (row, column, value, fix) and the quarantined rows with a download."""
+    report = data.report
+    errors, warnings = report.errors(), report.warnings()
+    quarantine = data.quarantine()
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Rows read", f"{report.n_rows:,}")
+    c2.metric("Valid rows", f"{report.n_valid:,}")
+    c3.metric("Quarantined rows", f"{len(data.accounts.quarantine):,}")
+    c4.metric("Warnings", f"{len(warnings):,}")
+    if report.fatal:
+        for message in errors[errors["severity"] == "fatal"]["message"]:
+            st.error(message)
+        if report.n_rows and not report.n_valid and not (errors["severity"] == "fatal").any():
+            st.error("No valid rows are left after validation; fix the errors below and load the file again.")
+    for note in report.notes:
+        st.caption(f"ℹ️ {note}")
+    if len(report.issues):
+        shown = report.issues.copy()
+        shown["value"] = shown["value"].astype("string")
+        st.dataframe(shown, hide_index=True, width="stretch",
+                     column_config={"row": st.column_config.NumberColumn("row", format="%d")})
+        st.download_button("Download the issue list (CSV)", export.to_safe_csv(shown) or "",
+                           file_name="validation_issues.csv", mime="text/csv")
+    else:
+        st.success("No problems found: every row is valid.")
+    if len(quarantine):
+        st.markdown(f"**Quarantined rows** ({len(quarantine):,}): fix them and upload again; the valid rows are "
+                    "already in use.")
+        st.dataframe(quarantine.astype("string"), hide_index=True, width="stretch")
+        st.download_button("Download quarantined rows (CSV)", export.to_safe_csv(quarantine) or "",
+                           file_name="quarantined_rows.csv", mime="text/csv")
+
+
+def table(frame: pd.DataFrame, money_columns: tuple[str, ...] = (), percent_columns: tuple[str, ...] = ()) -> None:
+    """A dataframe with money and percent columns formatted."""
+    config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="dollar") for c in money_columns
+              if c in frame.columns}
+    config |= {c: st.column_config.NumberColumn(c.replace("_", " "), format="percent") for c in percent_columns
+               if c in frame.columns}
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
