@@ -10,7 +10,7 @@ import streamlit as st
 
 from ui import state
 
-st.set_page_config(page_title="Territory workbench", page_icon=":material/map:", layout="wide")
+st.set_page_config(page_title="Territory workbench", layout="wide")  # default favicon: served locally
 state.init_session()
 state.mark_entry()
 

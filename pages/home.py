@@ -30,7 +30,8 @@ with load_tab:
         st.caption("About 6,000 synthetic accounts on real ZIP codes of GA, FL, AL and SC, 15 reps, and a legacy "
                    "state-line ownership that is visibly unbalanced.")
         if st.button("Load the demo", key="home_load_demo"):
-            current = state.load(state.demo_inputs())
+            state.load(state.demo_inputs())
+            st.rerun()
     with right:
         st.subheader("Your files")
         with st.form("home_upload", clear_on_submit=False):
@@ -53,9 +54,11 @@ with load_tab:
                 inputs = state.Inputs(label=accounts_file.name, accounts=_file(accounts_file), reps=_file(reps_file),
                                       market=_file(market_file), zip_areas=_file(areas_file))
                 try:
-                    current = state.load(inputs)
+                    state.load(inputs)
                 except TerritoryError as exc:
                     st.error(str(exc))
+                else:
+                    st.rerun()
 
     data = current.data
     st.subheader("Dataset summary")
@@ -81,7 +84,7 @@ with load_tab:
             st.caption(f"ℹ️ {note}")
         if len(data.accounts.quarantine):
             st.warning(f"{len(data.accounts.quarantine):,} row(s) were quarantined; see the Validation report tab.")
-        st.page_link("pages/accounts_map.py", label="Explore the accounts map →", icon=":material/map:")
+        st.page_link("pages/accounts_map.py", label="Explore the accounts map →")
 
 with report_tab:
     widgets.validation_report(current.data)

@@ -55,8 +55,7 @@ def normalise_zip(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     # Performance: each distinct ZIP text is normalised once, then spread back to the rows.
     codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=False)
     zip5, malformed = _normalise_zip_text(pd.Series(uniques, name=values.name))
-    return (pd.Series(zip5.array.take(codes), index=values.index, name=zip5.name),
-            pd.Series(malformed.array.take(codes), index=values.index, name=malformed.name))
+    return zip5.take(codes).set_axis(values.index), malformed.take(codes).set_axis(values.index)
 
 
 def _normalise_zip_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -63,6 +63,14 @@ def _num(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.Series(np.nan, index=frame.index, dtype=float)
 
 
+def _map(values: pd.Series, mapping: dict | pd.Series) -> pd.Series:
+    """``values.map(mapping)``, looking each distinct value up once (performance: same result, and much faster on
+    a large column of a few distinct strings)."""
+    codes, _ = pd.factorize(values, use_na_sentinel=False)
+    first = np.unique(codes, return_index=True)[1]
+    return values.iloc[first].map(mapping).take(codes).set_axis(values.index)
+
+
 def segment_of(annual_revenue: pd.Series, employees: pd.Series, settings: ScoringSettings) -> pd.Series:
     """Enterprise / Mid-Market / SMB by company revenue (employees when revenue is missing), else Unknown."""
     by_rev = np.select([annual_revenue > settings.enterprise_revenue, annual_revenue >= settings.midmarket_revenue,
@@ -84,7 +92,7 @@ def _win_probability(df: pd.DataFrame, segment: pd.Series, settings: ScoringSett
         hist = pd.DataFrame({"segment": segment, "won": won, "decided": won | lost}).groupby("segment").sum()
         enough = hist[hist["decided"] >= settings.min_history]
         rates = (enough["won"] / enough["decided"]).to_dict()
-        seg_rate = segment.map(rates)
+        seg_rate = _map(segment, rates)
         use = prob.isna() & seg_rate.notna()
         prob = prob.where(~use, seg_rate)
         source = source.where(~use, "segment history")
@@ -106,7 +114,7 @@ def _expansion(df: pd.DataFrame, arr: pd.Series, segment: pd.Series,
     customers = arr > 0
     seg_acv = arr[customers].groupby(segment[customers]).mean()
     overall = float(arr[customers].mean()) if customers.any() else 0.0
-    estimate = segment.map(seg_acv).fillna(overall).fillna(0.0)
+    estimate = _map(segment, seg_acv).fillna(overall).fillna(0.0)
     prospect_gap = given.isna() & ~customers
     expansion = given.where(~prospect_gap, estimate).fillna(0.0)
     source = np.select([given.notna(), prospect_gap], ["file", "segment average deal size (estimated)"], "none given")
@@ -128,7 +136,7 @@ def _factors(df: pd.DataFrame, arr: pd.Series, expansion: pd.Series, as_of: pd.T
     if "industry" in df.columns and df["industry"].notna().any():
         industry = df["industry"].astype("string").fillna("(none)")
         penetration = customers.groupby(industry).mean()
-        ind_fit = industry.map(penetration / max(float(penetration.max()), 1e-9) * 100.0).astype(float)
+        ind_fit = _map(industry, penetration / max(float(penetration.max()), 1e-9) * 100.0).astype(float)
     else:
         ind_fit = pd.Series(np.nan, index=df.index)
     fit = pd.concat([size_pct, ind_fit], axis=1).mean(axis=1).fillna(50.0)
@@ -228,9 +236,9 @@ def score_accounts(accounts: pd.DataFrame, settings: ScoringSettings | None = No
     for (tier, growth), (rep, _strategy) in REP_TYPE.items():
         rep_type[(df["value_tier"] == tier).to_numpy() & (df["growth"] == growth).to_numpy()] = rep
     df["rep_type"] = rep_type.tolist()
-    units = df["tier"].map(settings.workload_units).astype(float)
+    units = _map(df["tier"], settings.workload_units).astype(float)
     df["workload_units"] = units + np.where(df["is_customer"], settings.renewal_burden_units, 0.0)
-    df["touchpoints"] = df["tier"].map(settings.touchpoints).astype(int)
+    df["touchpoints"] = _map(df["tier"], settings.touchpoints).astype(int)
     return ScoreResult(accounts=df, notes=notes, settings=settings)
 
 

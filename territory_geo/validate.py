@@ -169,8 +169,7 @@ def parse_number(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     # Performance: each distinct text is parsed once (exports repeat amounts, flags and blanks), then spread back.
     codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=False)
     parsed, bad = _parse_number_text(pd.Series(uniques, name=values.name))
-    return (pd.Series(parsed.array.take(codes), index=values.index, name=parsed.name),
-            pd.Series(bad.array.take(codes), index=values.index, name=bad.name))
+    return parsed.take(codes).set_axis(values.index), bad.take(codes).set_axis(values.index)
 
 
 def _parse_number_text(text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -412,8 +411,9 @@ def validate_accounts(frame: pd.DataFrame, file: str = "accounts") -> CleanTable
         if name not in df.columns:
             continue
         values, bad = parse_number(df[name])
-        col.add(bad, name, f"'{name}' is not a number.", f"Write {example}.")
-        col.add(values < 0, name, f"'{name}' is negative.", f"Use 0 or a positive amount; write {example}.")
+        label = col.original_names.get(name, name)
+        col.add(bad, name, f"'{label}' is not a number.", f"Write {example}.")
+        col.add(values < 0, name, f"'{label}' is negative.", f"Use 0 or a positive amount; write {example}.")
         out[name] = values.where(values >= 0)
     if "win_rate" in df.columns:
         wr, bad, out_range = parse_fraction(df["win_rate"])
@@ -500,8 +500,9 @@ def validate_reps(frame: pd.DataFrame, file: str = "reps",
     for name in ("capacity", "quota"):
         if name in df.columns:
             values, bad = parse_number(df[name])
-            col.add(bad, name, f"'{name}' is not a number.", "Write a positive number.")
-            col.add(values < 0, name, f"'{name}' is negative.", "Write a positive number.")
+            label = col.original_names.get(name, name)
+            col.add(bad, name, f"'{label}' is not a number.", "Write a positive number.")
+            col.add(values < 0, name, f"'{label}' is negative.", "Write a positive number.")
             out[name] = values.where(values >= 0)
     default_capacity = filled.map(capacity.capacity_for_tenure)
     if "capacity" in out.columns:

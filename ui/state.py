@@ -88,8 +88,8 @@ def ensure_navigation() -> None:
 def pages() -> list:
     """The app's pages, in sidebar order."""
     return [
-        st.Page(str(ROOT / "pages" / "home.py"), title="Home", icon=":material/home:", default=True),
-        st.Page(str(ROOT / "pages" / "accounts_map.py"), title="Accounts map", icon=":material/map:"),
+        st.Page(str(ROOT / "pages" / "home.py"), title="Home", default=True),
+        st.Page(str(ROOT / "pages" / "accounts_map.py"), title="Accounts map"),
     ]
 
 

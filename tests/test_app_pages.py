@@ -1,0 +1,135 @@
+"""Streamlit AppTest smoke and behaviour tests for every page (no browser; see test_browser.py for that)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.state import InputFile, Inputs
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TIMEOUT = 180
+
+
+@pytest.fixture
+def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Offline maps and a private store for each test."""
+    store = tmp_path / "store.sqlite"
+    monkeypatch.setenv("TERRITORY_GEO_OFFLINE", "1")
+    monkeypatch.setenv("TERRITORY_GEO_STORE", str(store))
+    return store
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _run_home(inputs: Inputs | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if inputs is not None:
+        at.session_state["inputs"] = inputs
+    return at.run()
+
+
+BAD_CSV = (
+    "Account ID,Account Name,Billing Zip/Postal Code,ARR,Win Rate\n"
+    "A1,<img src=x onerror=alert(1)>,30303,250000,40%\n"
+    "A2,Unknown Zip Co,99999,100,0.5\n"
+    "A3,Negative Co,35203,-5,0.2\n"
+    "A1,Duplicate Co,33131,10,0.1\n"
+).encode()
+
+
+def test_home_opens_on_the_demo(app_env: Path) -> None:
+    at = _run_home()
+    assert not at.exception
+    metrics = _metrics(at)
+    assert metrics["Accounts"] == "6,000"
+    assert metrics["Reps"] == "15"
+    assert metrics["Quarantined rows"] == "0"
+    assert any("Demo: US Southeast" in c.value for c in at.sidebar.caption)
+
+
+def test_home_shows_row_errors_for_a_bad_file_without_a_traceback(app_env: Path) -> None:
+    at = _run_home(Inputs(label="bad.csv", accounts=InputFile("bad.csv", BAD_CSV)))
+    assert not at.exception
+    metrics = _metrics(at)
+    assert metrics["Valid rows"] == "1"
+    assert metrics["Quarantined rows"] == "3"
+    issues = at.dataframe[0].value
+    assert {"row", "column", "value", "message", "fix"} <= set(issues.columns)
+    assert set(issues.loc[issues["severity"] == "error", "row"].astype(int)) == {2, 3, 4}
+    assert "Billing Zip/Postal Code" in set(issues["column"])
+
+
+def test_home_reports_an_empty_file_clearly(app_env: Path) -> None:
+    at = _run_home(Inputs(label="empty.csv", accounts=InputFile("empty.csv", b"")))
+    assert not at.exception
+    assert any("empty" in e.value for e in at.error)
+
+
+def test_home_saves_and_reopens_a_dataset(app_env: Path) -> None:
+    at = _run_home()
+    at.text_input(key="home_save_name").set_value("Southeast FY27").run()
+    at.button(key="home_save").click().run()
+    assert not at.exception
+    assert any("Saved as dataset #1" in s.value for s in at.success)
+    at.button(key="home_open").click().run()
+    assert not at.exception
+    assert any("#1 Southeast FY27" in c.value for c in at.sidebar.caption)
+
+    restarted = _run_home()  # a new session on the same store: the dataset is still there
+    assert restarted.selectbox(key="home_open_choice").options == ["#1 Southeast FY27"]
+
+
+def test_accounts_map_filters_and_explains(app_env: Path) -> None:
+    at = _run_home()
+    at.switch_page("pages/accounts_map.py").run()
+    assert not at.exception
+    assert _metrics(at)["Accounts shown"] == "6,000"
+    assert len(at.get("deck_gl_json_chart")) == 1
+
+    at.multiselect(key="map_tiers").set_value(["A"]).run()
+    assert _metrics(at)["Accounts shown"] == "900"
+    assert _metrics(at)["A / B / C"] == "900 / 0 / 0"
+
+    at.radio(key="map_status").set_value("prospects").run()
+    shown = int(_metrics(at)["Accounts shown"].replace(",", ""))
+    assert 0 < shown < 900
+
+    explained = at.selectbox(key="map_explain").value
+    breakdown = at.dataframe[0].value
+    assert list(breakdown["label"]) == ["Firmographic fit", "Growth potential", "Buying intent",
+                                        "Relationship depth", "Strategic value"]
+    assert explained.startswith("ACC-")
+
+
+def test_accounts_map_rescoring_with_new_weights(app_env: Path) -> None:
+    at = _run_home()
+    at.switch_page("pages/accounts_map.py").run()
+    at.selectbox(key="map_explain").set_value("ACC-00001").run()
+    before = at.dataframe[0].value.set_index("label")["weight"]
+    at.number_input(key="map_weight_intent").set_value(1.0).run()
+    at.button(key="map_apply").click().run()
+    assert not at.exception
+    after = at.dataframe[0].value.set_index("label")["weight"]
+    assert after["Buying intent"] > before["Buying intent"]
+
+
+def test_accounts_map_escapes_account_names(app_env: Path) -> None:
+    at = _run_home(Inputs(label="bad.csv", accounts=InputFile("bad.csv", BAD_CSV)))
+    at.switch_page("pages/accounts_map.py").run()
+    assert not at.exception
+    rendered = [m.value for m in at.markdown]
+    assert any(r"\<img src=x onerror=alert\(1\)\>" in v for v in rendered)
+    assert not any(re.search(r"(?<!\\)<img", v) for v in rendered)  # never an unescaped tag
+
+
+def test_accounts_map_on_an_unusable_dataset_says_what_to_do(app_env: Path) -> None:
+    at = _run_home(Inputs(label="empty.csv", accounts=InputFile("empty.csv", b"")))
+    at.switch_page("pages/accounts_map.py").run()
+    assert not at.exception
+    assert any("cannot be mapped" in e.value for e in at.error)

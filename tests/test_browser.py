@@ -1,0 +1,145 @@
+"""Real-browser tests: pytest-playwright drives Debian's chromium against `streamlit run app.py` on localhost.
+
+The server runs offline (``TERRITORY_GEO_OFFLINE=1``: no basemap tiles) on a private store. Screenshots are written to
+``test-results/`` for a person to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "test-results"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
+                       reason="Debian chromium is not installed (apt-get install chromium)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def streamlit_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`streamlit run app.py` on a free localhost port, offline, with its own store."""
+    port = _free_port()
+    env = {**os.environ, "TERRITORY_GEO_OFFLINE": "1",
+           "TERRITORY_GEO_STORE": str(tmp_path_factory.mktemp("store") / "store.sqlite")}
+    log = tmp_path_factory.mktemp("log") / "streamlit.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"streamlit did not start: {log.read_text()[-2000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's chromium, headless, with the background-network features off (the machine has no internet)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True,
+            "args": ["--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync"]}
+
+
+@pytest.fixture
+def page(page):  # type: ignore[no-untyped-def]
+    """Playwright's page, wide enough for the sidebar and map, failing on any external request."""
+    page.set_viewport_size({"width": 1400, "height": 1100})
+    external: list[str] = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(("http://127.0.0.1", "data:",
+                                                                                "blob:", "ws://127.0.0.1"))
+            else None)
+    yield page
+    assert not external, f"the app fetched from outside localhost: {external[:5]}"
+
+
+def _tier_pixels(png: bytes) -> tuple[int, int]:
+    """Count pixels close to the tier A (dark red) and tier C (blue) colours."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    a = (np.abs(r - 178) < 30) & (g < 70) & (np.abs(b - 43) < 35)
+    c = (np.abs(r - 103) < 30) & (np.abs(g - 169) < 30) & (np.abs(b - 207) < 30)
+    return int(a.sum()), int(c.sum())
+
+
+def test_demo_loads_and_shows_the_tier_map(page, streamlit_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(streamlit_url)
+    page.get_by_text("Dataset summary").wait_for(timeout=120_000)
+    assert page.get_by_test_id("stMetricValue").first.inner_text() == "6,000"
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Accounts map").click()
+    chart = page.get_by_test_id("stDeckGlJsonChart")
+    chart.locator("canvas").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(4000)  # let deck.gl draw the layers
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "accounts_map.png"))
+    a_pixels, c_pixels = _tier_pixels(chart.screenshot())
+    assert a_pixels > 50, "no tier A points drawn"
+    assert c_pixels > 50, "no tier C points drawn"
+    assert page.get_by_text("Why this score?").is_visible()
+
+
+def test_bad_upload_reports_rows_and_renders_names_literally(page, streamlit_url: str,  # type: ignore[no-untyped-def]
+                                                             tmp_path: Path) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    bad = tmp_path / "crm_export.csv"
+    bad.write_text("Account ID,Account Name,Billing Zip/Postal Code,ARR\n"
+                   "A1,<img src=x onerror=alert(1)>,2134,250000\n"
+                   "A2,Nowhere Inc,99999,100\n"
+                   "A3,Minus LLC,30303,-5\n")
+    page.goto(streamlit_url)
+    page.get_by_text("Your files").wait_for(timeout=120_000)
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(bad))
+    page.get_by_text("crm_export.csv").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Load files").click()
+    page.get_by_text("2 row(s) were quarantined").wait_for(timeout=120_000)
+    page.get_by_role("tab", name="Validation report").click()
+    # the issue grid is a canvas; its accessible cells are in the DOM but not "visible"
+    page.get_by_text("Unknown ZIP code, and the account has no coordinates.").first.wait_for(state="attached",
+                                                                                           timeout=30_000)
+    page.get_by_text("'ARR' is negative.").first.wait_for(state="attached", timeout=30_000)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "validation_report.png"), full_page=True)
+
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Accounts map").click()
+    page.get_by_text("<img src=x onerror=alert(1)>", exact=True).first.wait_for(timeout=120_000)
+    assert page.locator("img[src='x']").count() == 0
+    assert not dialogs
