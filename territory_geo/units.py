@@ -348,3 +348,32 @@ def whitespace_zips(table: pd.DataFrame, top: int = 25) -> pd.DataFrame:
     cols = ["state", "accounts", "potential", "arr", "whitespace", "penetration", "area_class"]
     out = held.loc[high & low, cols].sort_values("whitespace", ascending=False).head(top)
     return out.reset_index()
+
+
+def ownership_by_zip(units_obj: Units, scored: pd.DataFrame) -> pd.Series:
+    """The current ownership as a ZIP -> rep assignment (the baseline plan).
+
+    Each ZIP goes to the owner holding most of its potential; ZIPs with no owned accounts take the owner of the
+    nearest owned ZIP along the adjacency graph (ties: the first neighbour in ZIP order), so every unit is assigned.
+    Returns an empty Series when no account has an owner.
+    """
+    owner = scored["owner_rep_id"] if "owner_rep_id" in scored.columns else pd.Series(pd.NA, index=scored.index)
+    owned = pd.DataFrame({"zip": units_obj.account_zip, "owner": owner.astype("string"),
+                          "potential": scored["potential"]}).dropna(subset=["zip", "owner"])
+    if owned.empty:
+        return pd.Series(dtype=object, name="territory_id")
+    by_zip = owned.groupby(["zip", "owner"])["potential"].sum().reset_index()
+    by_zip = by_zip.sort_values(["zip", "potential", "owner"], ascending=[True, False, True], kind="stable")
+    assignment: dict[str, str] = dict(by_zip.drop_duplicates("zip")[["zip", "owner"]].itertuples(index=False))
+    frontier = sorted(assignment)
+    while frontier:
+        nxt = []
+        for z in frontier:
+            for nb in units_obj.neighbors.get(z, ()):
+                if nb not in assignment:
+                    assignment[nb] = assignment[z]
+                    nxt.append(nb)
+        frontier = sorted(nxt)
+    out = pd.Series(assignment, name="territory_id", dtype=object).reindex(units_obj.table.index)
+    out.index.name = "zip"
+    return out.dropna()

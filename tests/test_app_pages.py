@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from territory_geo.store import Store
 from ui.state import InputFile, Inputs
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -83,6 +84,9 @@ def test_home_saves_and_reopens_a_dataset(app_env: Path) -> None:
 
     restarted = _run_home()  # a new session on the same store: the dataset is still there
     assert restarted.selectbox(key="home_open_choice").options == ["#1 Southeast FY27"]
+    plans = Store(app_env).list_plans(1)  # with the current ownership saved as the baseline plan
+    assert plans[["name", "status"]].values.tolist() == [["Current ownership", "baseline"]]
+    assert len(Store(app_env).load_plan(int(plans["id"][0])).assignment) == 2590
 
 
 def test_accounts_map_filters_and_explains(app_env: Path) -> None:

@@ -344,3 +344,15 @@ def test_read_zip_areas_geojson_with_metres_and_no_crs_raises(tmp_path):
 def test_read_zip_areas_unreadable_file_raises():
     with pytest.raises(InputFileError, match=r"broken\.geojson: the polygon file could not be read"):
         units.read_zip_areas(b"{not json at all", "broken.geojson")
+
+
+def test_ownership_by_zip_assigns_every_unit_to_its_majority_owner(demo_dataset):
+    scored = demo_dataset.scored.accounts
+    built = units.build_units(scored)
+    baseline = units.ownership_by_zip(built, scored)
+    assert set(baseline.index) == set(built.table.index)  # every unit, also those without accounts
+    owned = scored.assign(zip=built.account_zip).dropna(subset=["owner_rep_id"])
+    top = owned.groupby(["zip", "owner_rep_id"])["potential"].sum().groupby(level=0).idxmax()
+    for zip5, (_, rep) in top.head(200).items():
+        assert baseline[zip5] == rep
+    assert set(baseline.unique()) <= set(scored["owner_rep_id"].dropna())

@@ -187,13 +187,21 @@ def store() -> Store:
 
 
 def save_active(current: Active, name: str) -> int:
-    """Save the active inputs (as read, so validation replays exactly) to the store; returns the dataset id."""
+    """Save the active inputs (as read, so validation replays exactly) and the current ownership as the baseline
+    plan; returns the dataset id."""
     inputs = current.inputs
     accounts_raw = tg_io.read_table(inputs.accounts.data, inputs.accounts.name)
     reps_raw = tg_io.read_table(inputs.reps.data, inputs.reps.name) if inputs.reps else None
     meta = {"files": current.data.files, "n_valid": current.data.report.n_valid,
             "n_quarantined": len(current.data.accounts.quarantine)}
-    return store().save_dataset(name, accounts_raw, reps_raw, meta)
+    dataset_id = store().save_dataset(name, accounts_raw, reps_raw, meta)
+    if current.units is not None and current.data.scored is not None:
+        baseline = units.ownership_by_zip(current.units, current.data.scored.accounts)
+        if len(baseline):
+            store().save_plan(dataset_id, baseline, "Current ownership", rationale="Baseline: each ZIP goes to the "
+                              "owner holding most of its potential, as in the uploaded CRM export.",
+                              status="baseline")
+    return dataset_id
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
