@@ -181,9 +181,13 @@ def load(inputs: Inputs) -> Active:
 
 
 @st.cache_resource(show_spinner=False)
+def _store(path: str) -> Store:
+    return Store(path)
+
+
 def store() -> Store:
-    """The shared SQLite store (path from ``TERRITORY_GEO_STORE``)."""
-    return Store(store_path())
+    """The shared SQLite store (path from ``TERRITORY_GEO_STORE``, read on every call)."""
+    return _store(str(store_path()))
 
 
 def save_active(current: Active, name: str) -> int:
