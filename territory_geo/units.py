@@ -70,11 +70,13 @@ class Units:
         n = len(pos)
         return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
 
-    def to_display(self, tolerance_m: float = 250.0) -> gpd.GeoDataFrame:
-        """The table in WGS 84 (lon/lat) with geometry simplified for drawing."""
+    def to_display(self, tolerance_m: float = 250.0, grid_deg: float = 1e-5) -> gpd.GeoDataFrame:
+        """The table in WGS 84 (lon/lat), simplified for drawing and snapped to a ~1 m grid (fewer JSON digits)."""
         simplified = self.table.copy()
         simplified["geometry"] = shapely.simplify(simplified.geometry.values, tolerance_m, preserve_topology=True)
-        return simplified.to_crs(DISPLAY_CRS)
+        display = simplified.to_crs(DISPLAY_CRS)
+        display["geometry"] = shapely.set_precision(display.geometry.values, grid_deg, mode="pointwise")
+        return display
 
 
 # --- outlines and default polygons ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 import pydeck as pdk
+from pydeck.bindings.json_tools import default_serialize
 
 from territory_geo.settings import basemap_enabled
 
@@ -37,6 +38,17 @@ OFFLINE_STYLE: str = "data:application/json," + quote(json.dumps(
 
 _RAMP = np.array([[247, 251, 255], [222, 235, 247], [198, 219, 239], [158, 202, 225], [107, 174, 214],
                   [66, 146, 198], [33, 113, 181], [8, 69, 148]])
+
+
+class CompactDeck(pdk.Deck):
+    """A pydeck Deck serialised without indentation.
+
+    pydeck writes its JSON with ``indent=2``, which makes Python fall back to its pure-Python encoder: for the demo's
+    map that was 0.5 s and 5.4 MB on every rerun. Without indentation the C encoder writes the same document.
+    """
+
+    def to_json(self) -> str:
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
 
 
 def _money(values: pd.Series) -> pd.Series:
@@ -98,6 +110,5 @@ def accounts_deck(points: pd.DataFrame, areas_geojson: dict | None, view: pdk.Vi
         stroked=True, get_line_color=[255, 255, 255, 160], line_width_min_pixels=0.3))
     tooltip = {"text": "{name}\nTier {tier} · score {score}\nPotential {potential_text} · ARR {arr_text}\n"
                        "Owner: {owner}"}
-    if basemap_enabled():
-        return pdk.Deck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=None)
-    return pdk.Deck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=OFFLINE_STYLE)
+    style = None if basemap_enabled() else OFFLINE_STYLE
+    return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=style)
