@@ -54,6 +54,9 @@ class Units:
         For each account (same index as the scored accounts), the ZIP unit it belongs to.
     geometry_source
         Where polygons came from: "voronoi" (built from ZIP centroids) or the user's file name.
+    borders
+        Length in metres of the border each pair of neighbours shares, keyed (a, b) and (b, a); island links are
+        absent (no shared border). Used for exact, incremental territory perimeters.
     """
 
     table: gpd.GeoDataFrame
@@ -61,6 +64,7 @@ class Units:
     island_links: list[tuple[str, str]] = field(default_factory=list)
     account_zip: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     geometry_source: str = "voronoi"
+    borders: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def adjacency(self) -> sparse.csr_matrix:
         """Symmetric 0/1 adjacency matrix in the order of ``table.index``."""
@@ -209,6 +213,13 @@ def rook_neighbors(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]],
     Borders built independently on either side of a state line do not share vertices, so sharing is measured
     geometrically: the length of one polygon's boundary inside a 5 m buffer of the other.
     """
+    neighbors, links, _ = _rook(areas)
+    return neighbors, links
+
+
+def _rook(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]], list[tuple[str, str]],
+                                            dict[tuple[str, str], float]]:
+    """Rook adjacency, island links, and the length (m) of each shared border, keyed both ways (links: 0)."""
     geoms = areas.geometry.values
     zips = areas.index.to_numpy()
     tree = shapely.STRtree(geoms)
@@ -225,7 +236,11 @@ def rook_neighbors(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]],
         adj[a].add(b)
         adj[b].add(a)
     neighbors = {zips[i]: tuple(sorted(zips[j] for j in nb)) for i, nb in adj.items()}
-    return neighbors, [(zips[a], zips[b]) for a, b in links]
+    borders: dict[tuple[str, str], float] = {}
+    # the buffer also catches SNAP m of the boundary beyond each end of the shared stretch
+    for a, b, length in zip(left[rook].tolist(), right[rook].tolist(), shared[rook].tolist(), strict=True):
+        borders[(zips[a], zips[b])] = borders[(zips[b], zips[a])] = max(float(length) - 2 * _SNAP_M, 0.0)
+    return neighbors, [(zips[a], zips[b]) for a, b in links], borders
 
 
 def _link_components(geoms: np.ndarray, edges: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
@@ -333,10 +348,10 @@ def build_units(scored: pd.DataFrame, areas: gpd.GeoDataFrame | None = None,
     table["area_km2"] = table.geometry.area / 1e6
     table["density"] = table["accounts"] / table["area_km2"].clip(lower=0.01)
     table["area_class"] = area_class(table["area_km2"])
-    neighbors, links = rook_neighbors(table)
+    neighbors, links, borders = _rook(table)
     table.index.name = "zip"
     return Units(table=table, neighbors=neighbors, island_links=links, account_zip=account_zip,
-                 geometry_source=source)
+                 geometry_source=source, borders=borders)
 
 
 def whitespace_zips(table: pd.DataFrame, top: int = 25) -> pd.DataFrame:
