@@ -227,6 +227,13 @@ def parse_fraction(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 
 def parse_risk(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Churn risk as low/medium/high or a probability; returns 0-1 and the unreadable cells."""
+    # Performance: each distinct text is parsed once (a risk column holds a few words), then spread back.
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=False)
+    value, bad = _parse_risk_text(pd.Series(uniques, name=values.name))
+    return value.take(codes).set_axis(values.index), bad.take(codes).set_axis(values.index)
+
+
+def _parse_risk_text(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.astype("string").str.strip().str.lower()
     words = text.map(_RISK_WORDS).astype(float)
     number, bad_num, out = parse_fraction(values)
@@ -310,9 +317,9 @@ def _locate(df: pd.DataFrame, col: _Collector, zip_col: str, lat_col: str, lon_c
         col.add(unknown & ~has_coords, zip_col, f"Unknown ZIP code, and the {what} has no coordinates.",
                 "Check the ZIP for a typo, or add latitude/longitude.")
         special = found["zip_type"].isin(["PO BOX", "UNIQUE", "MILITARY"])
-        col.add(special, zip_col,  # (message built for the special rows only: performance)
-                "ZIP is a " + found["zip_type"][special].fillna("").str.lower()
-                + " ZIP (not a street area); located at its post office, which may be off by a few km.",
+        col.add(special, zip_col,
+                "ZIP is a " + found["zip_type"].fillna("").str.lower() + " ZIP (not a street area); located at its "
+                "post office, which may be off by a few km.",
                 "Use the street-address ZIP for a precise location.", severity="warning")
         zip5 = zip5.where(~unknown)
     else:
@@ -339,7 +346,7 @@ def _ids(df: pd.DataFrame, column: str, col: _Collector, what: str) -> None:
     present = ids.notna() & (ids != "")
     first_row = pd.Series(np.arange(len(ids)) + 1, index=ids.index).groupby(ids).transform("min")
     dup = present & ids.duplicated(keep="first")
-    col.add(dup, column, "Duplicate id: the same id is on row " + first_row.astype("Int64").astype("string") + ".",
+    col.add(dup, column, "Duplicate id: the same id is on row " + first_row[dup].astype("Int64").astype("string") + ".",
             "Ids must be unique; merge the two rows or give this one its own id.")
 
 
