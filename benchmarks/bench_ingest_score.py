@@ -50,94 +50,6 @@ TARGET_ROWS = 1_000_000
 STAGES = ("read_table", "validate_accounts", "reps", "link_owners", "score_accounts")
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Data generation (vectorised; same columns and distributions as demo.generate_accounts, not row-identical).
-
-
-def generate_accounts(n: int, seed: int = SEED) -> pd.DataFrame:
-    """``n`` synthetic accounts in the demo's Salesforce-style layout, deterministic for a seed.
-
-    Mirrors :func:`territory_geo.demo.generate_accounts` (same columns, same distributions, same share of empty
-    cells) but draws every column as one vector, so a million rows take seconds.
-    """
-    rng = np.random.default_rng(seed)
-    zips = geocode.standard_zips(demo.STATES)
-    pick = rng.choice(len(zips), size=n, p=demo._zip_weights(zips))
-    chosen = zips.iloc[pick]
-    lat, lon = chosen["lat"].to_numpy(), chosen["lon"].to_numpy()
-
-    segments = np.array(demo._SEGMENTS)
-    seg = rng.choice(len(segments), size=n, p=demo._SEGMENT_SHARE)
-    segment = segments[seg]
-    industry = np.array([i for i, _ in demo.INDUSTRIES])[
-        rng.choice(len(demo.INDUSTRIES), size=n, p=[w for _, w in demo.INDUSTRIES])]
-
-    def per_segment(table: dict[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
-        mu = np.array([table[s][0] for s in segments])[seg]
-        sigma = np.array([table[s][1] for s in segments])[seg]
-        return mu, sigma
-
-    employees = np.maximum(1, rng.lognormal(*per_segment(demo._EMPLOYEES)).astype(np.int64))
-    revenue = np.round(employees * rng.lognormal(np.log(120_000), 0.3, size=n), -3)
-    is_customer = rng.random(n) < np.array([demo._CUSTOMER_SHARE[s] for s in segments])[seg]
-    base_arr = rng.lognormal(*per_segment(demo._ARR))
-    arr = np.where(is_customer, np.round(base_arr, -2), 0.0)
-    expansion = np.round(np.where(is_customer, base_arr * rng.lognormal(-0.7, 0.6, size=n),
-                                  base_arr * rng.lognormal(0.0, 0.4, size=n)), -2)
-    has_win = ~is_customer & (rng.random(n) < 0.45)
-    win_rate = np.where(has_win, np.round(rng.beta(2.2, 6.0, size=n), 2), np.nan)
-    outcome = np.where(is_customer & (rng.random(n) < 0.3), "Closed Won",
-                       np.where(~is_customer & (rng.random(n) < 0.3), "Closed Lost", ""))
-    strategic = np.where(rng.random(n) < np.where(segment == "Enterprise", 0.25, 0.02), "Yes", "No")
-    churn = np.where(is_customer, rng.choice(np.array(["Low", "Medium", "High"]), size=n, p=[0.6, 0.3, 0.1]), "")
-    intent = np.where(rng.random(n) < 0.7, np.round(rng.beta(2, 3, size=n) * 100), np.nan)
-
-    owner = demo._legacy_owner(chosen["state"].to_numpy(), lat, lon)
-    diligence = dict(zip([r[1] for r in demo.REPS], rng.uniform(0.6, 1.6, size=len(demo.REPS)), strict=True))
-    scale = pd.Series(owner).map(diligence).to_numpy(dtype=float) * (1 + np.log1p(arr + expansion) / 6)
-    days = np.minimum(rng.exponential(120 / scale), 720).astype(int)
-    last_contact = _date_strings(demo.AS_OF, -days)
-    last_contact = np.where(rng.random(n) < 0.06, "", last_contact)
-    renewal = _date_strings(demo.AS_OF, rng.integers(15, 380, size=n))
-    renewal = np.where(is_customer, renewal, "")
-    owner = np.where(rng.random(n) < 0.015, "", owner)
-
-    has_coords = rng.random(n) < 0.6
-    jitter_lat = lat + rng.normal(0, 0.01, size=n)
-    jitter_lon = lon + rng.normal(0, 0.01, size=n)
-    combos = np.array([f"{p} {c} {s}" for p in demo._PREFIX for c in demo._CORE for s in demo._SUFFIX], dtype=object)
-    a = rng.integers(0, len(demo._PREFIX), n)
-    b = rng.integers(0, len(demo._CORE), n)
-    c = rng.integers(0, len(demo._SUFFIX), n)
-    names = combos[(a * len(demo._CORE) + b) * len(demo._SUFFIX) + c]
-    return pd.DataFrame({
-        "Account ID": [f"ACC-{i:05d}" for i in range(1, n + 1)],
-        "Account Name": names,
-        "Billing Zip/Postal Code": chosen.index.to_numpy(),
-        "BillingLatitude": np.where(has_coords, np.round(jitter_lat, 5), np.nan),
-        "BillingLongitude": np.where(has_coords, np.round(jitter_lon, 5), np.nan),
-        "Billing State/Province": chosen["state"].to_numpy(),
-        "Industry": industry,
-        "Employees": employees,
-        "Annual Revenue": revenue,
-        "ARR": arr,
-        "Expansion Potential": expansion,
-        "Win Rate": win_rate,
-        "Last Opportunity Outcome": outcome,
-        "Strategic": strategic,
-        "Churn Risk": churn,
-        "Intent Score": intent,
-        "Last Activity": last_contact,
-        "Renewal Date": renewal,
-        "Account Owner": owner,
-    })
-
-
-def _date_strings(base: pd.Timestamp, offsets_days: np.ndarray) -> np.ndarray:
-    """``base + offset`` as YYYY-MM-DD, formatting each distinct offset once."""
-    uniq, inverse = np.unique(offsets_days, return_inverse=True)
-    text = (base + pd.to_timedelta(uniq, unit="D")).strftime("%Y-%m-%d").to_numpy(dtype=object)
-    return text[inverse]
 
 
 def write_inputs(folder: Path, n: int, seed: int) -> tuple[Path, Path, float]:
@@ -148,7 +60,7 @@ def write_inputs(folder: Path, n: int, seed: int) -> tuple[Path, Path, float]:
         print(f"reusing {accounts}")
     else:
         tmp = accounts.with_suffix(".tmp")
-        generate_accounts(n, seed).to_csv(tmp, index=False)
+        demo.generate_accounts(n, seed).to_csv(tmp, index=False)
         tmp.replace(accounts)
     if not reps.exists():
         demo.generate_reps().to_csv(reps, index=False)

@@ -7,19 +7,10 @@ from dataclasses import replace
 import streamlit as st
 
 from territory_geo import scoring, units
-from territory_geo.errors import TerritoryError
 from territory_geo.settings import FACTOR_LABELS, SCORE_FACTORS, basemap_enabled
 from ui import maps, state, widgets
 
-state.ensure_navigation()
-st.title("Accounts map")
-
-try:
-    current = state.active()
-except TerritoryError as exc:
-    st.error(str(exc))
-    st.stop()
-widgets.dataset_badge(current.inputs.label, current.data)
+current = state.start_page("Accounts map")
 if not current.data.usable or current.units is None:
     st.error("The active dataset cannot be mapped; open Home → Validation report to see what to fix.")
     st.stop()

@@ -7,19 +7,11 @@ import streamlit as st
 from territory_geo.errors import TerritoryError
 from ui import state, widgets
 
-state.ensure_navigation()
-st.title("Sales territory planning workbench")
+current = state.start_page("Sales territory planning workbench")
 st.markdown(
     "Score and tier every account from your CRM export, see them on a map, and build territories that give each rep "
     "a fair share of potential and workload. Start with the built-in demo (synthetic accounts in the US Southeast) "
     "or upload your own accounts and rep roster; nothing leaves this machine.")
-
-try:
-    current = state.active()
-except TerritoryError as exc:
-    st.error(str(exc))
-    st.stop()
-widgets.dataset_badge(current.inputs.label, current.data)
 
 load_tab, report_tab, saved_tab = st.tabs(["Load data", "Validation report", "Saved datasets"])
 

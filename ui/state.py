@@ -15,14 +15,15 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import streamlit as st
-
 import pandas as pd
+import streamlit as st
 
 from territory_geo import dataset, units
 from territory_geo import io as tg_io
+from territory_geo.errors import TerritoryError
 from territory_geo.settings import ScoringSettings, scoring_from_mapping, store_path
 from territory_geo.store import Store
+from ui.widgets import dataset_badge
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_ACCOUNTS = ROOT / "data" / "demo" / "accounts.csv"
@@ -221,3 +222,16 @@ def saved_inputs(dataset_id: int) -> Inputs:
     reps = InputFile(f"dataset-{record.id}-reps.parquet", _parquet(record.reps)) if len(record.reps) else None
     store().log("open_dataset", target=f"dataset:{record.id}")
     return Inputs(label=f"#{record.id} {record.name}", accounts=accounts, reps=reps)
+
+
+def start_page(title: str) -> Active:
+    """Common top of every page: real navigation, the title, the active dataset (or a clear error), the badge."""
+    ensure_navigation()
+    st.title(title)
+    try:
+        current = active()
+    except TerritoryError as exc:
+        st.error(str(exc))
+        st.stop()
+    dataset_badge(current.inputs.label, current.data)
+    return current
