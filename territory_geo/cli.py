@@ -1,4 +1,4 @@
-"""Command line: ``python -m territory_geo {demo,validate,score}``.
+"""Command line: ``python -m territory_geo {demo,validate,score,design}``.
 
 The CLI contracts (options, file names, JSON keys, exit codes) are relied on by scripts: keep them stable.
 Exit codes: 0 success (warnings allowed), 2 bad input (a clear message, never a traceback), 1 unexpected failure.
@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from territory_geo import demo, export
+from territory_geo import demo, design, export, units
 from territory_geo.dataset import ingest
+from territory_geo.design import SCENARIOS
 from territory_geo.errors import TerritoryError
 
 EXIT_OK = 0
@@ -39,6 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reps", type=Path)
     p.add_argument("--market", type=Path, help="optional market file (company counts per ZIP)")
     p.add_argument("--out", required=True, type=Path, help="output CSV")
+
+    p = sub.add_parser("design", help="design balanced, contiguous territories; writes assignment.csv, "
+                                      "account_assignment.csv, territories.geojson, metrics.json")
+    p.add_argument("--accounts", required=True, type=Path)
+    p.add_argument("--reps", required=True, type=Path)
+    p.add_argument("--zip-areas", type=Path, help="ZIP/ZCTA polygons (default: Voronoi of ZIP centroids)")
+    p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default=None,
+                   help="evenness (default), disruption, proximity, blend, or all")
+    p.add_argument("--tolerance", type=float, help="allowed deviation from target, e.g. 0.05 for ±5 %%")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same result)")
+    p.add_argument("--config", type=Path, help="TOML file with [design] settings, locks, named accounts, "
+                                               "and [scenarios.<name>] overrides")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
     return parser
 
 
@@ -91,10 +106,74 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_config(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        msg = f"Config file not found: {path}."
+        raise TerritoryError(msg) from exc
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not valid TOML ({exc})."
+        raise TerritoryError(msg) from exc
+
+
+def _cmd_design(args: argparse.Namespace) -> int:
+    config = _load_config(args.config)
+    section = dict(config.get("design", {}))
+    known = {"scenario", "tolerance", "seed", "pin_top_n", "max_seconds", "locks", "named"}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        msg = f"Unknown [design] setting(s) {unknown} in {args.config}; allowed: {sorted(known)}."
+        raise TerritoryError(msg)
+    name = args.scenario or section.get("scenario", "evenness")
+    tolerance = args.tolerance if args.tolerance is not None else section.get("tolerance")
+    seed = args.seed if args.seed is not None else int(section.get("seed", 0))
+    overrides = config.get("scenarios", {})
+    names = list(SCENARIOS) if name == "all" else [name]
+    if any(n not in SCENARIOS for n in names):
+        msg = f"`scenario` was {name!r} but is expected to be one of {[*SCENARIOS, 'all']}."
+        raise TerritoryError(msg)
+
+    data = ingest(args.accounts, args.reps)
+    if data.scored is None or data.reps is None:
+        _print_report(data.report.to_json_dict(), sys.stderr)
+        return EXIT_BAD_INPUT
+    areas = units.read_zip_areas(args.zip_areas) if args.zip_areas else None
+    built = units.build_units(data.scored.accounts, areas, data.tam)
+    inputs = design.prepare_inputs(data.scored.accounts, data.reps.data, built,
+                                   locks={str(k): str(v) for k, v in section.get("locks", {}).items()},
+                                   named={str(k): str(v) for k, v in section.get("named", {}).items()})
+    comparison = {}
+    for scenario_name in names:
+        scenario = design.scenario_from_mapping(SCENARIOS[scenario_name], overrides.get(scenario_name, {}))
+        designer = design.TerritoryDesigner(scenario, tolerance=tolerance, seed=seed,
+                                            pin_top_n=int(section.get("pin_top_n", 0)),
+                                            max_seconds=float(section.get("max_seconds", 30.0))).fit(inputs)
+        out = args.out if len(names) == 1 else args.out / scenario_name
+        settings = {"tolerance": designer.scenario.tolerance, "seed": seed,
+                    "pin_top_n": int(section.get("pin_top_n", 0)), "locks": inputs.locks, "named": inputs.named,
+                    "max_seconds": float(section.get("max_seconds", 30.0)),
+                    "config": str(args.config) if args.config else None,
+                    "inputs": {"accounts": str(args.accounts), "reps": str(args.reps),
+                               "zip_areas": str(args.zip_areas) if args.zip_areas else None}}
+        metrics = export.write_design(out, designer, inputs, settings)
+        comparison[scenario_name] = {k: metrics[k] for k in metrics if k != "territories"}
+        print(f"{designer.scenario.label}: {designer.status_} — {designer.message_} "
+              f"(CV {metrics['cv_potential']:.3f}, max dev {metrics['max_dev_potential']:.1%}, "
+              f"{metrics['n_noncontiguous']} non-contiguous, PP {metrics['pp_mean']:.2f}, "
+              f"{metrics['runtime_s']:.1f} s) -> {out}")
+    if len(names) > 1:
+        (args.out / "comparison.json").write_text(json.dumps(comparison, indent=2, default=str))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = _parser().parse_args(argv)
-    handlers = {"demo": _cmd_demo, "validate": _cmd_validate, "score": _cmd_score}
+    handlers = {"demo": _cmd_demo, "validate": _cmd_validate, "score": _cmd_score, "design": _cmd_design}
     try:
         return handlers[args.command](args)
     except TerritoryError as exc:

@@ -8,9 +8,19 @@ advice). Numbers stay numbers: a negative amount is not text and is written as i
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
+import shapely.geometry
+
+from territory_geo.errors import TerritoryError
+from territory_geo.plan import Plan
+from territory_geo.settings import DISPLAY_CRS
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: A negative number written as text ("-1200", "-0.5", "-1e3"): a value, not a formula, so it is left alone.
@@ -59,3 +69,109 @@ def scored_export(scored: pd.DataFrame) -> pd.DataFrame:
     head += [c for c in SCORED_TAIL if c in scored.columns]
     rest = [c for c in scored.columns if c not in head and c != "row"]
     return scored[head + rest]
+
+
+def assignment_frame(plan: Plan, rep_of: Mapping[str, str]) -> pd.DataFrame:
+    """``zip,territory_id,rep_id`` for every unit of a plan."""
+    series = plan.to_series()
+    return pd.DataFrame({"zip": series.index.astype(str), "territory_id": series.to_numpy(),
+                         "rep_id": [rep_of.get(t, "") for t in series.to_numpy()]})
+
+
+def account_assignment_frame(scored: pd.DataFrame, account_zip: pd.Series, plan: Plan, rep_of: Mapping[str, str],
+                             named: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Every account with its ZIP unit, new territory and rep, its owner before, and whether it changes owner.
+
+    Named accounts keep their rep wherever they sit (``named``: account id -> rep id).
+    """
+    named = named or {}
+    zone = plan.to_series()
+    territory = account_zip.map(zone)
+    tid_of_rep = {r: t for t, r in rep_of.items()}
+    ids = scored["account_id"].astype(str)
+    is_named = ids.isin(set(named))
+    territory = territory.where(~is_named, ids.map(named).map(tid_of_rep))
+    rep = territory.map(rep_of)
+    before = scored["owner_rep_id"].astype("string") if "owner_rep_id" in scored.columns else \
+        pd.Series(pd.NA, index=scored.index, dtype="string")
+    out = pd.DataFrame({
+        "account_id": ids, "name": scored["name"].astype(str) if "name" in scored.columns else "",
+        "zip": account_zip.astype("string"), "territory_id": territory, "rep_id": rep,
+        "owner_before": before, "named_account": is_named,
+        "changes_owner": before.notna() & (before != rep.astype("string")),
+        "potential": scored["potential"], "arr": scored["arr"],
+    })
+    return out
+
+
+def territories_geojson(units_table: gpd.GeoDataFrame, plan: Plan, table: pd.DataFrame) -> dict:
+    """Territories as an RFC 7946 FeatureCollection: WGS 84 lon/lat, counter-clockwise exteriors, no ``crs``.
+
+    One feature per territory (its units dissolved), with the territory's figures as properties.
+    """
+    if units_table.crs is None:
+        msg = "The units have no CRS; cannot export GeoJSON. Use `set_crs()` on the ZIP areas first."
+        raise TerritoryError(msg)
+    frame = units_table[["geometry"]].assign(territory_id=plan.to_series().reindex(units_table.index).to_numpy())
+    merged = frame.dissolve("territory_id").to_crs(DISPLAY_CRS)
+    merged["geometry"] = shapely.orient_polygons(shapely.make_valid(merged.geometry.values), exterior_cw=False)
+    props = table.copy()
+    props.index = props.index.astype(str)
+    features = []
+    for tid, geom in merged.geometry.items():
+        row = props.loc[str(tid)] if str(tid) in props.index else pd.Series(dtype=object)
+        properties = {"territory_id": str(tid)}
+        for key, value in row.items():
+            properties[str(key)] = _json_value(value)
+        features.append({"type": "Feature", "properties": properties, "geometry": shapely.geometry.mapping(geom)})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else round(float(value), 6)
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def write_design(out_dir: str | Path, designer: object, inputs: object, settings: Mapping[str, object]) -> dict:
+    """Write a design run: ``assignment.csv``, ``account_assignment.csv``, ``territories.geojson``, ``metrics.json``.
+
+    ``metrics.json`` holds the scenario metrics at the top level (``cv_potential``, ``max_dev_potential``,
+    ``n_noncontiguous``, ``pp_mean``, ``runtime_s``, ...), ``territories`` (per-territory figures), and the scenario,
+    settings and seed that reproduce the run. Returns that document.
+    """
+    from territory_geo.design import scenario_record
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    problem = designer.problem_  # type: ignore[attr-defined]
+    plan = designer.plan_  # type: ignore[attr-defined]
+    rep_of = dict(zip(problem.tids, problem.rep_ids, strict=True))
+    to_safe_csv(assignment_frame(plan, rep_of), out / "assignment.csv")
+    named = dict(getattr(designer, "named_", {}))
+    accounts = account_assignment_frame(inputs.scored, inputs.units.account_zip, plan, rep_of, named)  # type: ignore[attr-defined]
+    to_safe_csv(accounts, out / "account_assignment.csv")
+    table = designer.table_  # type: ignore[attr-defined]
+    geojson = territories_geojson(inputs.units.table, plan, table)  # type: ignore[attr-defined]
+    (out / "territories.geojson").write_text(json.dumps(geojson))
+    summary = {k: _json_value(v) for k, v in designer.summary_.items()}  # type: ignore[attr-defined]
+    territories = [{"territory_id": str(t), **{str(k): _json_value(v) for k, v in row.items()}}
+                   for t, row in table.iterrows()]
+    metrics = {
+        **summary,
+        "runtime_s": round(float(designer.runtime_s_), 3),  # type: ignore[attr-defined]
+        "status": designer.status_, "message": designer.message_,  # type: ignore[attr-defined]
+        "lp_bound_km": _json_value(designer.lp_bound_km_),  # type: ignore[attr-defined]
+        "kmeans_reference": {k: _json_value(v) for k, v in designer.kmeans_summary_.items()},  # type: ignore[attr-defined]
+        "distance_source": "estimated (crow-fly × 1.3 at 60 km/h)" if inputs.cost is None else "cost matrix",  # type: ignore[attr-defined]
+        "scenario": scenario_record(designer.scenario),  # type: ignore[attr-defined]
+        "settings": dict(settings),
+        "seed": settings.get("seed"),
+        "territories": territories,
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    return metrics

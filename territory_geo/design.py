@@ -1,0 +1,931 @@
+"""Design engine: seeded k-means -> exact-balance transport LP (HiGHS) -> contiguity repair -> local search.
+
+1. **Seed.** k-means on projected ZIP centroids, weighted by potential, started at the reps' homes
+   (``KMeans(init=homes, n_init=1)``): cluster i -> rep i. Kept as the reference the engine must beat.
+2. **Transport LP.** Assign units fractionally to reps so that every territory holds its capacity share of the
+   balance measure (a band of half the tolerance) at the least potential-weighted distance to home. A basic
+   solution splits at most K-1 units; each goes to its largest share. The LP objective is also the lower bound the
+   benchmark reports distance against.
+3. **Contiguity repair.** Pieces cut off from a territory's main piece join the neighbour they share most border
+   with.
+4. **Local search.** Boundary moves that keep the losing territory in one piece: first diffusion balancing (surplus
+   flows to any less-loaded neighbour, so it travels along chains of full territories), then compactness and
+   proximity moves that keep every territory within tolerance.
+
+Scenarios are data (:class:`Scenario`): balance weights, tolerance, start (optimised or current ownership),
+disruption budget, proximity weight. Locked ZIPs never move; named accounts count for their rep wherever they sit.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.optimize import linprog
+from sklearn.cluster import KMeans
+
+from territory_geo.errors import InfeasibleBalanceError, TerritoryError
+from territory_geo.metrics import home_distance_km, plan_summary, territory_table
+from territory_geo.plan import METRICS, Geography, Plan, split_named_accounts
+from territory_geo.settings import CapacitySettings, DISPLAY_CRS, EQUAL_AREA_CRS
+from territory_geo.units import Units
+
+#: Balance components: the four additive unit figures plus travel (hours a year from the rep's home).
+COMPONENTS: tuple[str, ...] = (*METRICS, "travel")
+
+#: Travel estimate used until road drive times are supplied: road km = crow-fly km x circuity, at an average speed.
+CIRCUITY = 1.3
+SPEED_KMH = 60.0
+IN_PERSON_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A design objective as data.
+
+    Attributes
+    ----------
+    name, label
+        Short key (CLI) and display name.
+    weights
+        Weights of the balance measure over :data:`COMPONENTS` (normalised to sum to 1).
+    tolerance
+        Allowed deviation of each territory's balance measure from its target (0.05 = ±5 %).
+    start
+        ``"optimize"`` (k-means + LP) or ``"current"`` (today's ownership; move only what the tolerance demands).
+    disruption_budget
+        Max share of ARR allowed to change owner (``start="current"`` only); None = no limit.
+    proximity_weight, compactness_weight
+        Weights of travel distance and of border length in the local search.
+    """
+
+    name: str
+    label: str
+    weights: dict[str, float]
+    tolerance: float
+    start: str = "optimize"
+    disruption_budget: float | None = None
+    proximity_weight: float = 1.0
+    compactness_weight: float = 1.0
+
+    def normalised_weights(self) -> dict[str, float]:
+        """Weights over :data:`COMPONENTS`, summing to 1."""
+        unknown = sorted(set(self.weights) - set(COMPONENTS))
+        if unknown:
+            msg = f"Unknown balance component(s) {unknown}; allowed: {list(COMPONENTS)}."
+            raise TerritoryError(msg)
+        total = sum(max(v, 0.0) for v in self.weights.values())
+        if total <= 0:
+            msg = "Balance weights must have a positive sum."
+            raise TerritoryError(msg)
+        return {c: max(self.weights.get(c, 0.0), 0.0) / total for c in COMPONENTS}
+
+
+_BLEND = {"potential": 0.4, "workload_units": 0.3, "travel": 0.3}  # the domain's published example
+SCENARIOS: dict[str, Scenario] = {
+    "evenness": Scenario("evenness", "A · Max revenue evenness", {"potential": 1.0}, 0.025),
+    "disruption": Scenario("disruption", "B · Min disruption", dict(_BLEND), 0.05, start="current",
+                           disruption_budget=0.30),
+    "proximity": Scenario("proximity", "C · Max rep proximity", dict(_BLEND), 0.15, proximity_weight=4.0),
+    "blend": Scenario("blend", "D · Balanced blend (40/30/30)", dict(_BLEND), 0.05),
+}
+
+
+@dataclass
+class DesignInputs:
+    """What a design run needs.
+
+    Attributes
+    ----------
+    units
+        ZIP units (:func:`territory_geo.units.build_units`).
+    scored
+        Scored accounts (same index as ``units.account_zip``).
+    reps
+        Validated reps: ``rep_id``, ``home_lat``, ``home_lon``, ``capacity``.
+    baseline
+        Current ownership, ZIP -> rep id (:func:`territory_geo.units.ownership_by_zip`); needed for "current" starts
+        and disruption metrics.
+    locks
+        ZIP -> rep id that must not change.
+    named
+        Account id -> rep id: accounts that stay with that rep wherever they sit.
+    cost
+        Optional unit x rep travel cost (minutes one way), indexed by ZIP with rep ids as columns; replaces the
+        crow-fly estimate when given.
+    """
+
+    units: Units
+    scored: pd.DataFrame
+    reps: pd.DataFrame
+    baseline: pd.Series | None = None
+    locks: dict[str, str] = field(default_factory=dict)
+    named: dict[str, str] = field(default_factory=dict)
+    cost: pd.DataFrame | None = None
+
+
+def territory_id(rep_id: str) -> str:
+    """Territory id of a rep's territory."""
+    return f"T-{rep_id}"
+
+
+def pinned_accounts(scored: pd.DataFrame, top_n: int) -> dict[str, str]:
+    """Relationship protection: each owner's top ``top_n`` accounts by ARR, pinned to that owner."""
+    if top_n <= 0 or "owner_rep_id" not in scored.columns:
+        return {}
+    owned = scored.dropna(subset=["owner_rep_id"]).sort_values(["owner_rep_id", "arr", "account_id"],
+                                                                  ascending=[True, False, True])
+    top = owned[owned["arr"] > 0].groupby("owner_rep_id").head(top_n)
+    return dict(zip(top["account_id"].astype(str), top["owner_rep_id"].astype(str), strict=True))
+
+
+def _project(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    import geopandas as gpd
+
+    pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=DISPLAY_CRS).to_crs(EQUAL_AREA_CRS)
+    return np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
+
+
+@dataclass
+class _Problem:
+    """Arrays the optimiser works on (built once per run)."""
+
+    geo: Geography
+    rep_ids: list[str]
+    tids: list[str]
+    homes: np.ndarray  # K x 2 (m)
+    shares: np.ndarray  # K, capacity shares
+    dist: np.ndarray  # n x K km
+    comp: np.ndarray  # n x K x C: per-unit component values for each rep (travel depends on the rep)
+    fixed: np.ndarray  # K x C
+    weights: np.ndarray  # C
+    weight_u: np.ndarray  # n, potential + epsilon: proximity weight
+    locked: np.ndarray  # n, rep position or -1
+    fixed_frame: pd.DataFrame
+    unit_arr: np.ndarray
+
+
+class TerritoryDesigner:
+    """Builds territories for one scenario.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario` or the name of a built-in one (``evenness``, ``disruption``, ``proximity``, ``blend``).
+    tolerance
+        Overrides the scenario's tolerance.
+    seed
+        Seed for every random choice (k-means is seeded by the homes, so runs are deterministic anyway).
+    pin_top_n
+        Relationship protection: pin each current owner's top N accounts by ARR to that owner (0 = off).
+    lock_homes
+        Keep each rep's home ZIP in the rep's territory (off by default: a home in a dense metro may belong in a
+        neighbour's territory for balance).
+    max_seconds
+        Time budget of the local search.
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    plan_, kmeans_plan_
+        The designed plan and the seeded k-means reference.
+    summary_, table_
+        Scenario metrics and per-territory figures.
+    status_, message_
+        ``"ok"`` or ``"infeasible"`` (with the reason and numbers), and a plain-English summary.
+    lp_bound_km_
+        Potential-weighted distance (km) of the LP relaxation: a lower bound for exact balance.
+    runtime_s_
+        Seconds taken.
+    """
+
+    def __init__(self, scenario: Scenario | str = "evenness", tolerance: float | None = None, seed: int = 0,
+                 pin_top_n: int = 0, lock_homes: bool = False, max_seconds: float = 30.0,
+                 compute_bound: bool = True) -> None:
+        if isinstance(scenario, str):
+            if scenario not in SCENARIOS:
+                msg = f"`scenario` was {scenario!r} but is expected to be one of {list(SCENARIOS)}."
+                raise TerritoryError(msg)
+            scenario = SCENARIOS[scenario]
+        if tolerance is not None:
+            if not 0 < tolerance < 1:
+                msg = f"`tolerance` was {tolerance} but is expected to be between 0 and 1 (0.05 = ±5 %)."
+                raise TerritoryError(msg)
+            scenario = replace(scenario, tolerance=float(tolerance))
+        self.scenario = scenario
+        self.seed = seed
+        self.pin_top_n = pin_top_n
+        self.lock_homes = lock_homes
+        self.max_seconds = max_seconds
+        self.compute_bound = compute_bound
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def fit(self, inputs: DesignInputs) -> TerritoryDesigner:
+        """Design the territories; results land in the attributes ending in ``_``."""
+        start = time.perf_counter()
+        problem = self._problem(inputs)
+        k = len(problem.tids)
+        self.kmeans_plan_ = self._plan(problem, self._kmeans(problem))
+        baseline_plan = self._baseline_plan(problem, inputs.baseline)
+        if self.scenario.start == "current":
+            if baseline_plan is None:
+                msg = "The min-disruption scenario needs the current ownership (an owner column in the accounts)."
+                raise TerritoryError(msg)
+            assign = baseline_plan.assignment.copy()
+            self.lp_bound_km_ = None
+        else:
+            assign = self._transport(problem)
+            self.lp_bound_km_ = lp_lower_bound(problem) if self.compute_bound else None
+        assign = np.where(problem.locked >= 0, problem.locked, assign)
+        search = _LocalSearch(problem, assign, self.scenario, baseline=None if baseline_plan is None
+                              else baseline_plan.assignment, deadline=start + self.max_seconds)
+        search.repair_contiguity()
+        search.balance()
+        search.polish()
+        self.plan_ = self._plan(problem, search.assign)
+        self.status_, self.message_ = search.verdict()
+        self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
+        self.summary_["max_dev_balance"] = float(np.abs(search.deviations()).max()) if k else 0.0
+        self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
+                                      dict(zip(problem.tids, problem.rep_ids, strict=True)))
+        self.kmeans_summary_ = plan_summary(self.kmeans_plan_, problem.shares, problem.homes)
+        self.runtime_s_ = time.perf_counter() - start
+        self.problem_ = problem
+        return self
+
+    # --- set-up --------------------------------------------------------------------------------------------------
+
+    def _problem(self, inputs: DesignInputs) -> _Problem:
+        reps = inputs.reps.dropna(subset=["home_lat", "home_lon"]).reset_index(drop=True)
+        if reps.empty:
+            msg = "No rep has a home base; add home ZIPs or coordinates to the reps file."
+            raise TerritoryError(msg)
+        rep_ids = reps["rep_id"].astype(str).tolist()
+        tids = [territory_id(r) for r in rep_ids]
+        rep_pos = {r: i for i, r in enumerate(rep_ids)}
+        capacity = reps["capacity"].astype(float).fillna(CapacitySettings().full_capacity_units).to_numpy()
+        shares = capacity / capacity.sum()
+
+        named = dict(pinned_accounts(inputs.scored, self.pin_top_n))
+        named.update(inputs.named)
+        named = {a: r for a, r in named.items() if r in rep_pos}
+        unit_values, fixed = split_named_accounts(inputs.units, inputs.scored, {a: territory_id(r)
+                                                                              for a, r in named.items()})
+        geo = Geography.from_units(inputs.units, unit_values)
+        homes = _project(reps["home_lon"].to_numpy(float), reps["home_lat"].to_numpy(float))
+        dist = np.hypot(geo.xy[:, None, 0] - homes[None, :, 0], geo.xy[:, None, 1] - homes[None, :, 1]) / 1000.0
+
+        visits = self._visits(inputs, geo, named)
+        if inputs.cost is not None:
+            minutes = inputs.cost.reindex(index=geo.zips, columns=rep_ids)
+            if minutes.isna().any().any():
+                msg = "The travel cost matrix does not cover every ZIP unit and rep."
+                raise TerritoryError(msg)
+            hours = 2 * minutes.to_numpy(float) / 60.0
+        else:
+            hours = 2 * dist * CIRCUITY / SPEED_KMH
+        travel = visits[:, None] * hours  # hours a year
+        n, k = geo.n, len(rep_ids)
+        comp = np.empty((n, k, len(COMPONENTS)))
+        comp[:, :, :len(METRICS)] = geo.values[:, None, :]
+        comp[:, :, len(METRICS)] = travel
+        fixed_arr = np.zeros((k, len(COMPONENTS)))
+        for t, row in fixed.iterrows():
+            fixed_arr[tids.index(str(t)), :len(METRICS)] = row[list(METRICS)].to_numpy(float)
+        weights = np.array([self.scenario.normalised_weights()[c] for c in COMPONENTS])
+
+        locked = np.full(n, -1, dtype=np.int64)
+        if self.lock_homes:
+            home_units = np.argmin(np.hypot(geo.xy[:, None, 0] - homes[None, :, 0],
+                                            geo.xy[:, None, 1] - homes[None, :, 1]), axis=0)
+            for r, u in enumerate(home_units):
+                if locked[u] < 0:
+                    locked[u] = r
+        for zip5, rep in inputs.locks.items():
+            if rep not in rep_pos:
+                msg = f"ZIP {zip5} is locked to rep {rep!r}, who is not in the reps file."
+                raise TerritoryError(msg)
+            locked[geo.position(zip5)] = rep_pos[rep]
+        pot = geo.values[:, 0]
+        weight_u = pot + 0.01 * max(pot.mean(), 1e-9)
+        return _Problem(geo=geo, rep_ids=rep_ids, tids=tids, homes=homes, shares=shares, dist=dist, comp=comp,
+                        fixed=fixed_arr, weights=weights, weight_u=weight_u, locked=locked, fixed_frame=fixed,
+                        unit_arr=inputs.units.table["arr"].reindex(geo.zips).to_numpy(float))
+
+    @staticmethod
+    def _visits(inputs: DesignInputs, geo: Geography, named: dict[str, str]) -> np.ndarray:
+        """In-person visits a year per unit: touchpoints x the in-person share (named accounts excluded)."""
+        if "touchpoints" not in inputs.scored.columns:
+            return np.zeros(geo.n)
+        keep = ~inputs.scored["account_id"].astype(str).isin(set(named))
+        per_zip = inputs.scored.loc[keep, "touchpoints"].groupby(inputs.units.account_zip[keep]).sum()
+        return per_zip.reindex(geo.zips).fillna(0.0).to_numpy(float) * IN_PERSON_SHARE
+
+    def _plan(self, problem: _Problem, assign: np.ndarray) -> Plan:
+        return Plan(problem.geo, assign, problem.tids, fixed=problem.fixed_frame)
+
+    @staticmethod
+    def _baseline_plan(problem: _Problem, baseline: pd.Series | None) -> Plan | None:
+        if baseline is None or baseline.empty:
+            return None
+        pos = {r: i for i, r in enumerate(problem.rep_ids)}
+        owner = baseline.reindex(problem.geo.zips).map(lambda r: pos.get(str(r), -1) if isinstance(r, str) else -1)
+        assign = owner.to_numpy(dtype=np.int64).copy()
+        if (assign < 0).any():  # units of reps who left: nearest remaining home
+            assign[assign < 0] = problem.dist[assign < 0].argmin(axis=1)
+        return Plan(problem.geo, assign, problem.tids, fixed=problem.fixed_frame)
+
+    def _kmeans(self, problem: _Problem) -> np.ndarray:
+        km = KMeans(n_clusters=len(problem.tids), init=problem.homes, n_init=1, random_state=self.seed)
+        return km.fit(problem.geo.xy, sample_weight=problem.weight_u).labels_.astype(np.int64)
+
+    def _transport(self, problem: _Problem) -> np.ndarray:
+        """The transport LP, rounded: each unit goes to the territory holding its largest share.
+
+        Cost is potential x squared distance: the LP then assigns by a power diagram (straight borders, convex
+        cells), which keeps territories compact and nearly contiguous. Every unit carries a sliver of measure
+        (1 % of the mean) so that units without potential are priced like the rest and follow the same borders
+        instead of scattering to the nearest home.
+        """
+        n, k = problem.geo.n, len(problem.tids)
+        measure = _measure(problem)
+        sliver = 0.01 * measure.mean()
+        lp_measure = measure + sliver
+        target = _targets(problem, measure) + problem.shares * sliver * n
+        dist2 = problem.dist ** 2
+        x = _solve_transport(problem, dist2 * problem.weight_u[:, None], lp_measure, target,
+                             band=self.scenario.tolerance / 2, candidates=min(k, 24))
+        if x is None:
+            return self._kmeans(problem)
+        return np.asarray(x.argmax(axis=1)).ravel().astype(np.int64)
+
+
+def _solve_transport(problem: _Problem, cost: np.ndarray, measure: np.ndarray, target: np.ndarray, band: float,
+                     candidates: int) -> sparse.csr_matrix | None:
+    """min Σ cost·x  s.t. every unit fully assigned, each territory's measure within ``band`` of its target.
+
+    Only each unit's ``candidates`` nearest homes (and its lock) are variables. The band is widened step by step
+    when infeasible; returns the fractional assignment (n x K) or None.
+    """
+    n, k = problem.geo.n, len(problem.tids)
+    order = np.argsort(problem.dist, axis=1, kind="stable")[:, :candidates]
+    rows = np.repeat(np.arange(n), order.shape[1])
+    cols = order.ravel()
+    locked = problem.locked
+    keep = (locked[rows] < 0) | (cols == locked[rows])
+    rows, cols = rows[keep], cols[keep]
+    missing = np.flatnonzero((locked >= 0) & ~np.isin(np.arange(n), rows[cols == locked[rows]]))
+    rows = np.concatenate([rows, missing])
+    cols = np.concatenate([cols, locked[missing]])
+    m = len(rows)
+    a_unit = sparse.csr_matrix((np.ones(m), (rows, np.arange(m))), shape=(n, m))
+    a_terr = sparse.csr_matrix((measure[rows, cols], (cols, np.arange(m))), shape=(k, m))
+    fixed_part = (problem.fixed / _norms(problem)[0]) @ problem.weights
+    for widen in (1, 2, 4, 8, 20):
+        b = band * widen
+        if b == 0:
+            res = linprog(cost[rows, cols], A_eq=sparse.vstack([a_unit, a_terr]).tocsr(),
+                          b_eq=np.concatenate([np.ones(n), target - fixed_part]), bounds=(0, None), method="highs")
+        else:
+            res = linprog(cost[rows, cols], A_ub=sparse.vstack([a_terr, -a_terr]).tocsr(),
+                          b_ub=np.concatenate([target * (1 + b) - fixed_part, -(target * (1 - b) - fixed_part)]),
+                          A_eq=a_unit, b_eq=np.ones(n), bounds=(0, None), method="highs")
+        if res.status == 0:
+            return sparse.csr_matrix((res.x, (rows, cols)), shape=(n, k))
+        if b == 0:
+            return None
+    return None
+
+
+def lp_lower_bound(problem: _Problem) -> float:
+    """Potential-weighted distance (km) of the exact-balance transport LP relaxation on potential: no exactly
+    balanced plan, contiguous or not, can do better."""
+    pot = problem.geo.values[:, 0]
+    k = len(problem.tids)
+    fixed = problem.fixed[:, 0]
+    total = pot.sum() + fixed.sum()
+    measure = np.repeat(pot[:, None], k, axis=1)
+    shim = replace(problem, fixed=np.zeros_like(problem.fixed))
+    x = _solve_transport(shim, problem.dist * pot[:, None], measure, problem.shares * total - fixed, band=0.0,
+                         candidates=k)
+    if x is None:
+        return float("nan")
+    return float(x.multiply(problem.dist).multiply(pot[:, None]).sum() / max(pot.sum(), 1e-12))
+
+
+def _norms(problem: _Problem) -> tuple[np.ndarray]:
+    """Normaliser of each component: its total (travel: as if every unit went to its nearest rep)."""
+    totals = problem.comp[:, 0, :].sum(axis=0) + problem.fixed.sum(axis=0)
+    totals[-1] = problem.comp[np.arange(problem.geo.n), problem.dist.argmin(axis=1), -1].sum()
+    return (np.where(totals > 0, totals, 1.0),)
+
+
+def _measure(problem: _Problem) -> np.ndarray:
+    """Balance measure of each unit for each rep (n x K): the weighted, normalised blend of components."""
+    norm = _norms(problem)[0]
+    return (problem.comp / norm) @ problem.weights
+
+
+def _targets(problem: _Problem, measure: np.ndarray) -> np.ndarray:
+    total = measure[np.arange(problem.geo.n), problem.dist.argmin(axis=1)].sum()
+    total += ((problem.fixed / _norms(problem)[0]) @ problem.weights).sum()
+    return problem.shares * total
+
+
+class _LocalSearch:
+    """Boundary moves on a working assignment (mutable; the result becomes a :class:`Plan`)."""
+
+    def __init__(self, problem: _Problem, assign: np.ndarray, scenario: Scenario, baseline: np.ndarray | None,
+                 deadline: float) -> None:
+        self.p = problem
+        self.geo = problem.geo
+        self.assign = assign.astype(np.int64).copy()
+        self.scenario = scenario
+        self.baseline = baseline
+        self.deadline = deadline
+        self.k = len(problem.tids)
+        self.tol = scenario.tolerance
+        self.goal = 0.8 * scenario.tolerance
+        self.norm = _norms(problem)[0]
+        self.weights = problem.weights
+        self.rows = np.repeat(np.arange(self.geo.n), np.diff(self.geo.indptr))
+        self.size = np.bincount(self.assign, minlength=self.k)
+        self.comp_tally = problem.fixed.copy()
+        np.add.at(self.comp_tally, self.assign, problem.comp[np.arange(self.geo.n), self.assign])
+        self.perim_scale = float(np.median(self.geo.perimeter)) or 1.0
+        self.dist_scale = float(problem.weight_u.mean() * np.sqrt(np.median(self.geo.area)) / 1000.0) or 1.0
+        self.moved_arr = 0.0
+        geo = self.geo
+        self.area = np.bincount(self.assign, weights=geo.area, minlength=self.k)
+        self.perim = np.bincount(self.assign, weights=geo.perimeter, minlength=self.k)
+        internal = self.assign[self.rows] == self.assign[geo.indices]
+        self.perim -= np.bincount(self.assign[self.rows[internal]], weights=geo.border[internal], minlength=self.k)
+        self.budget_hit = False
+
+    # --- bookkeeping ---------------------------------------------------------------------------------------------
+
+    def deviations(self) -> np.ndarray:
+        """Deviation of each territory's balance measure from its target (blend of component ratios)."""
+        totals = self.comp_tally.sum(axis=0)
+        ratio = self.comp_tally / np.where(totals > 0, totals, 1.0) / self.p.shares[:, None]
+        return (ratio - 1.0) @ self.weights
+
+    def _move(self, u: int, b: int) -> None:
+        a = int(self.assign[u])
+        da, db = self._perimeter_change(u, a, b)
+        self.perim[a] += da
+        self.perim[b] += db
+        self.area[a] -= self.geo.area[u]
+        self.area[b] += self.geo.area[u]
+        self.comp_tally[a] -= self.p.comp[u, a]
+        self.comp_tally[b] += self.p.comp[u, b]
+        self.size[a] -= 1
+        self.size[b] += 1
+        self.assign[u] = b
+        if self.baseline is not None:
+            arr = self.p.unit_arr[u]
+            self.moved_arr += arr if self.baseline[u] == a else (-arr if self.baseline[u] == b else 0.0)
+
+    def _perimeter_change(self, u: int, a: int, b: int) -> tuple[float, float]:
+        """Change of a's and b's perimeters if ``u`` moves from a to b (exact, from shared borders)."""
+        pu = self.geo.perimeter[u]
+        return -(pu - 2.0 * self._shared_with(u, a)), pu - 2.0 * self._shared_with(u, b)
+
+    def _pp_gain(self, u: int, a: int, b: int) -> float:
+        """Change of a's plus b's Polsby-Popper compactness if ``u`` moves from a to b."""
+        da, db = self._perimeter_change(u, a, b)
+        au = self.geo.area[u]
+
+        def pp(area: float, perim: float) -> float:
+            return 4 * np.pi * area / perim ** 2 if perim > 0 else 0.0
+
+        before = pp(self.area[a], self.perim[a]) + pp(self.area[b], self.perim[b])
+        after = pp(self.area[a] - au, self.perim[a] + da) + pp(self.area[b] + au, self.perim[b] + db)
+        return after - before
+
+    def pp(self) -> np.ndarray:
+        """Polsby-Popper compactness of every territory."""
+        return np.where(self.perim > 0, 4 * np.pi * self.area / np.maximum(self.perim, 1e-9) ** 2, 0.0)
+
+    def _stays_connected(self, u: int, a: int) -> bool:
+        """Whether territory ``a`` stays one piece without unit ``u``."""
+        nbrs = [int(v) for v in self.geo.neighbors(u) if self.assign[v] == a]
+        if len(nbrs) <= 1:
+            return self.size[a] > 1
+        targets = set(nbrs)
+        seen = {u, nbrs[0]}
+        stack = [nbrs[0]]
+        found = 1
+        assign, geo = self.assign, self.geo
+        while stack:
+            x = stack.pop()
+            for y in geo.indices[geo.indptr[x]:geo.indptr[x + 1]].tolist():
+                if y not in seen and assign[y] == a:
+                    seen.add(y)
+                    if y in targets:
+                        found += 1
+                        if found == len(targets):
+                            return True
+                    stack.append(y)
+        return False
+
+    def _boundary(self) -> tuple[np.ndarray, np.ndarray]:
+        """Boundary (unit, neighbour territory) pairs, unlocked units only."""
+        owner = self.assign[self.rows]
+        other = self.assign[self.geo.indices]
+        mask = (owner != other) & (self.p.locked[self.rows] < 0)
+        return self.rows[mask], other[mask]
+
+    def _shared_with(self, u: int, t: int) -> float:
+        lo, hi = self.geo.indptr[u], self.geo.indptr[u + 1]
+        return float(self.geo.border[lo:hi][self.assign[self.geo.indices[lo:hi]] == t].sum())
+
+    def _geo_cost(self, u: int, a: int, b: int) -> float:
+        """Change of total border length and of proximity if ``u`` moves from ``a`` to ``b`` (scaled)."""
+        border = 2.0 * (self._shared_with(u, a) - self._shared_with(u, b)) / self.perim_scale
+        dist = self.p.weight_u[u] * (self.p.dist[u, b] - self.p.dist[u, a]) / self.dist_scale
+        churn = 0.0
+        if self.baseline is not None:
+            churn = (1.0 if self.baseline[u] == a else -1.0 if self.baseline[u] == b else 0.0) * \
+                self.p.unit_arr[u] / max(self.p.unit_arr.mean(), 1e-9)
+        return (self.scenario.compactness_weight * border + self.scenario.proximity_weight * dist) * 0.1 + churn
+
+    def _within_budget(self, u: int, a: int, b: int) -> bool:
+        budget = self.scenario.disruption_budget
+        if self.baseline is None or budget is None:
+            return True
+        extra = self.p.unit_arr[u] if self.baseline[u] == a else 0.0
+        ok = self.moved_arr + extra <= budget * max(self.p.unit_arr.sum(), 1e-9)
+        self.budget_hit |= not ok
+        return ok
+
+    # --- phases --------------------------------------------------------------------------------------------------
+
+    def repair_contiguity(self) -> None:
+        """Give every piece cut off from a territory's main piece to the neighbour it shares most border with."""
+        from scipy.sparse import csgraph
+
+        for _ in range(20):
+            owner = self.assign[self.rows]
+            same = owner == self.assign[self.geo.indices]
+            graph = sparse.csr_matrix((np.ones(int(same.sum())), (self.rows[same], self.geo.indices[same])),
+                                      shape=(self.geo.n, self.geo.n))
+            _, comp = csgraph.connected_components(graph, directed=False)
+            pot = self.geo.values[:, 0] + 1e-9
+            keep: dict[int, int] = {}
+            for t in range(self.k):
+                members = np.flatnonzero(self.assign == t)
+                if len(members):
+                    keep[t] = int(np.argmax(np.bincount(comp[members], weights=pot[members])))
+            stray = np.flatnonzero(np.array([comp[u] != keep.get(int(self.assign[u]), -1)
+                                             for u in range(self.geo.n)]) & (self.p.locked < 0))
+            if not len(stray):
+                return
+            for piece in np.unique(comp[stray]):
+                units = stray[comp[stray] == piece]
+                a = int(self.assign[units[0]])
+                border: dict[int, float] = {}
+                for u in units.tolist():
+                    for v, length in zip(self.geo.neighbors(u).tolist(),
+                                         self.geo.border[self.geo.indptr[u]:self.geo.indptr[u + 1]].tolist(),
+                                         strict=True):
+                        t = int(self.assign[v])
+                        if t != a:
+                            border[t] = border.get(t, 0.0) + length + 1e-6
+                if border:
+                    b = max(border, key=lambda t: (border[t], -t))
+                    for u in units.tolist():
+                        self._move(u, b)
+
+    def balance(self) -> None:
+        """Push surplus along the territory graph (planned flows), then diffuse locally until within the goal."""
+        best = np.abs(self.deviations()).max()
+        for _ in range(12):
+            if time.perf_counter() > self.deadline or best <= self.goal:
+                break
+            saved = self._snapshot()
+            if not self._flow_round():
+                break
+            now = np.abs(self.deviations()).max()
+            if now >= best:
+                self._restore(saved)
+                break
+            best = now
+        self._diffuse()
+
+    def _snapshot(self) -> tuple[np.ndarray, ...]:
+        return (self.assign.copy(), self.comp_tally.copy(), self.size.copy(), self.area.copy(), self.perim.copy(),
+                np.array([self.moved_arr]))
+
+    def _restore(self, saved: tuple[np.ndarray, ...]) -> None:
+        self.assign, self.comp_tally, self.size, self.area, self.perim, moved = (x.copy() for x in saved)
+        self.moved_arr = float(moved[0])
+
+    def _flow_round(self) -> bool:
+        """Plan flows of surplus between adjacent territories (least total flow that clears every excess, an LP on
+        the territory graph), then realise each as a slice moved across that border. Surplus thereby crosses
+        territories that are themselves full."""
+        dev = self.deviations()
+        excess = dev * self.p.shares  # in units of the total measure
+        units, nbr_t = self._boundary()
+        pairs = sorted({(int(a), int(b)) for a, b in zip(self.assign[units].tolist(), nbr_t.tolist(), strict=True)})
+        if not pairs:
+            return False
+        m = len(pairs)
+        node_out = sparse.csr_matrix((np.ones(m), ([a for a, _ in pairs], np.arange(m))), shape=(self.k, m))
+        node_in = sparse.csr_matrix((np.ones(m), ([b for _, b in pairs], np.arange(m))), shape=(self.k, m))
+        rhs = excess - excess.sum() * self.p.shares
+        res = linprog(np.ones(m), A_eq=(node_out - node_in).tocsr(), b_eq=rhs, bounds=(0, None), method="highs")
+        if res.status != 0:
+            return False
+        moved = False
+        for i in np.argsort(-res.x, kind="stable").tolist():
+            flow = float(res.x[i])
+            if flow <= 0.25 * self.goal * self.p.shares.min():
+                break
+            a, b = pairs[i]
+            moved |= self._transfer_slice(a, b, self.deviations(), want=flow, require_gain=False)
+        return moved
+
+    def _diffuse(self) -> None:
+        """Diffusion: move boundary units from more- to less-loaded neighbours until all are within the goal."""
+        blocked: set[tuple[int, int]] = set()
+        while time.perf_counter() < self.deadline:
+            dev = self.deviations()
+            if np.abs(dev).max() <= self.goal:
+                return
+            units, nbr_t = self._boundary()
+            src = self.assign[units]
+            gap = dev[src] - dev[nbr_t]
+            order = np.argsort(-gap, kind="stable")
+            pairs = []
+            for i in order.tolist():
+                pair = (int(src[i]), int(nbr_t[i]))
+                if gap[i] <= 0:
+                    break
+                if pair not in blocked and pair not in pairs:
+                    pairs.append(pair)
+            if not pairs:
+                return
+            moved = False
+            for a, b in pairs[:8]:
+                if self._best_move(a, b, units, src, nbr_t, dev) or self._transfer_slice(a, b, dev):
+                    moved = True
+                    break
+                blocked.add((a, b))
+            if moved:
+                blocked.clear()
+
+    def _best_move(self, a: int, b: int, units: np.ndarray, src: np.ndarray, nbr_t: np.ndarray,
+                   dev: np.ndarray) -> bool:
+        cand = np.unique(units[(src == a) & (nbr_t == b)])
+        if not len(cand):
+            return False
+        totals = self.comp_tally.sum(axis=0)
+        scale = np.where(totals > 0, totals, 1.0)
+        out_a = (self.p.comp[cand, a] / scale / self.p.shares[a]) @ self.weights
+        in_b = (self.p.comp[cand, b] / scale / self.p.shares[b]) @ self.weights
+        gain = (dev[a] - out_a) ** 2 + (dev[b] + in_b) ** 2 - dev[a] ** 2 - dev[b] ** 2
+        improving = gain < -1e-12
+        if not improving.any():
+            return False
+        geo_cost = np.array([self._geo_cost(int(u), a, b) for u in cand[improving]])
+        score = gain[improving] / max(dev[a] ** 2 + dev[b] ** 2, 1e-12) + 0.02 * np.tanh(geo_cost)
+        for i in np.argsort(score, kind="stable").tolist():
+            u = int(cand[improving][i])
+            if self._within_budget(u, a, b) and self._stays_connected(u, a):
+                self._move(u, b)
+                return True
+        return False
+
+    def _unit_measure(self, units: np.ndarray, t: int) -> np.ndarray:
+        """Each unit's share of territory ``t``'s target, in deviation units."""
+        totals = self.comp_tally.sum(axis=0)
+        scale = np.where(totals > 0, totals, 1.0)
+        return (self.p.comp[units, t] / scale / self.p.shares[t]) @ self.weights
+
+    def _transfer_slice(self, a: int, b: int, dev: np.ndarray, want: float | None = None,
+                        require_gain: bool = True) -> bool:
+        """Move a connected slice of ``a``, grown from its border with ``b``, worth ``want`` (default: half the gap;
+        in units of the total measure). Units of no value are carried along for free, so surplus can cross empty
+        country to reach ``b``."""
+        if want is None:
+            want = (dev[a] - dev[b]) / 2 * self.p.shares[a]
+        geo, assign = self.geo, self.assign
+        border = [int(u) for u in np.flatnonzero(assign == a)
+                  if self.p.locked[u] < 0 and (assign[geo.neighbors(u)] == b).any()]
+        if not border:
+            return False
+        totals = self.comp_tally.sum(axis=0)
+        scale = np.where(totals > 0, totals, 1.0)
+        value = lambda u: float((self.p.comp[u, a] / scale) @ self.weights)  # noqa: E731
+        # grow from the border in order of how much nearer each unit is to b's home than to a's (a straight-ish
+        # cut that leaves a's side whole), carrying units of no value along
+        lean = self.p.dist[:, b] - self.p.dist[:, a]
+        heap = [(float(lean[u]), u) for u in border]
+        heapq.heapify(heap)
+        seen = set(border)
+        taken: list[int] = []
+        got = 0.0
+        while heap and got < want:
+            _, u = heapq.heappop(heap)
+            v = value(u)
+            if got + v > want * 1.2:
+                continue
+            taken.append(u)
+            got += v
+            for w in geo.neighbors(u).tolist():
+                if w not in seen and assign[w] == a and self.p.locked[w] < 0:
+                    seen.add(w)
+                    heapq.heappush(heap, (float(lean[w]), w))
+        if got <= 0 or len(taken) >= self.size[a]:
+            return False
+        taken += self._cut_off(a, set(taken))
+        if len(taken) >= self.size[a]:
+            return False
+        out_a = sum(value(u) for u in taken) / self.p.shares[a]
+        in_b = sum(float((self.p.comp[u, b] / scale) @ self.weights) for u in taken) / self.p.shares[b]
+        if require_gain and (dev[a] - out_a) ** 2 + (dev[b] + in_b) ** 2 >= dev[a] ** 2 + dev[b] ** 2:
+            return False
+        if out_a * self.p.shares[a] > 1.5 * want + 1e-12:  # a cut-off piece made the slice far too big
+            return False
+        if not all(self._within_budget(u, a, b) for u in taken):
+            return False
+        for u in taken:
+            self._move(u, b)
+        return True
+
+    def _cut_off(self, a: int, removed: set[int]) -> list[int]:
+        """Units of ``a`` that removing ``removed`` would cut off from a's main piece (the one with its home)."""
+        members = [int(u) for u in np.flatnonzero(self.assign == a) if int(u) not in removed]
+        label: dict[int, int] = {}
+        pieces: list[list[int]] = []
+        for start in members:
+            if start in label:
+                continue
+            piece, stack = [start], [start]
+            label[start] = len(pieces)
+            while stack:
+                x = stack.pop()
+                for y in self.geo.neighbors(x).tolist():
+                    if y not in label and y not in removed and self.assign[y] == a:
+                        label[y] = len(pieces)
+                        piece.append(y)
+                        stack.append(y)
+            pieces.append(piece)
+        if len(pieces) <= 1:
+            return []
+        anchored = [i for i, piece in enumerate(pieces) if any(self.p.locked[u] == a for u in piece)]
+        main = anchored[0] if anchored else max(range(len(pieces)),
+                                                key=lambda i: self.geo.values[pieces[i], 0].sum())
+        return [u for i, piece in enumerate(pieces) if i != main for u in piece
+                if self.p.locked[u] < 0]
+
+    def polish(self, rounds: int = 8) -> None:
+        """Compactness and proximity moves (Polsby-Popper gain, less distance to home) that keep both territories
+        within the balance goal."""
+        for _ in range(rounds):
+            improved = 0
+            units, nbr_t = self._boundary()
+            for u, b in zip(units.tolist(), nbr_t.tolist(), strict=True):
+                if time.perf_counter() > self.deadline:
+                    return
+                a = int(self.assign[u])
+                if a == b:
+                    continue
+                gain = self.scenario.compactness_weight * self._pp_gain(u, a, b)
+                closer = self.p.weight_u[u] * (self.p.dist[u, a] - self.p.dist[u, b]) / self.dist_scale
+                if gain + 0.01 * self.scenario.proximity_weight * closer <= 1e-9:
+                    continue
+                dev = self.deviations()
+                new_a = dev[a] - self._unit_measure(np.array([u]), a)[0]
+                new_b = dev[b] + self._unit_measure(np.array([u]), b)[0]
+                limit = max(self.goal, abs(dev[a]), abs(dev[b]))
+                if abs(new_a) > limit or abs(new_b) > limit:
+                    continue
+                if self._within_budget(u, a, b) and self._stays_connected(u, a):
+                    self._move(u, b)
+                    improved += 1
+            if not improved:
+                return
+
+    def verdict(self) -> tuple[str, str]:
+        dev = self.deviations()
+        worst = int(np.argmax(np.abs(dev)))
+        if abs(dev[worst]) <= self.tol + 1e-9:
+            return "ok", f"All {self.k} territories are within ±{self.tol:.1%} of their targets."
+        reasons = [f"Territory {self.p.tids[worst]} is {dev[worst]:+.1%} from its target (tolerance "
+                   f"±{self.tol:.1%})."]
+        if self.budget_hit:
+            reasons.append(f"The disruption budget ({self.scenario.disruption_budget:.0%} of ARR) stopped further "
+                           "moves; raise it or accept a wider tolerance.")
+        members = np.flatnonzero(self.assign == worst)
+        if len(members):
+            measure = (self.p.comp[members, worst] / self.norm) @ self.weights
+            target = self.p.shares[worst] * ((self.comp_tally / self.norm) @ self.weights).sum()
+            big = members[np.argmax(measure)]
+            share = float(measure.max() / max(target, 1e-12))
+            if share > self.tol:
+                reasons.append(f"ZIP {self.geo.zips[big]} alone holds {share:.0%} of that target: split its largest "
+                               "accounts out as named accounts so they can be balanced individually.")
+        return "infeasible", " ".join(reasons)
+
+
+def design(inputs: DesignInputs, scenario: Scenario | str = "evenness", **options: Any) -> TerritoryDesigner:
+    """Convenience: ``TerritoryDesigner(scenario, **options).fit(inputs)``."""
+    return TerritoryDesigner(scenario, **options).fit(inputs)
+
+
+__all__ = ["COMPONENTS", "SCENARIOS", "DesignInputs", "InfeasibleBalanceError", "Scenario", "TerritoryDesigner",
+           "design", "home_distance_km", "pinned_accounts", "territory_id"]
+
+
+def prepare_inputs(scored: pd.DataFrame, reps: pd.DataFrame, units: Units, locks: dict[str, str] | None = None,
+                   named: dict[str, str] | None = None, cost: pd.DataFrame | None = None) -> DesignInputs:
+    """Design inputs from a loaded dataset: the current ownership (each ZIP's majority owner) is the baseline."""
+    from territory_geo.units import ownership_by_zip
+
+    if reps is None or reps.empty:
+        msg = "Designing territories needs a reps file with each rep's home base."
+        raise TerritoryError(msg)
+    return DesignInputs(units=units, scored=scored, reps=reps, baseline=ownership_by_zip(units, scored),
+                        locks=dict(locks or {}), named=dict(named or {}), cost=cost)
+
+
+def scenario_from_mapping(base: Scenario, values: dict[str, Any]) -> Scenario:
+    """A scenario with fields overridden from a mapping (a TOML table), unknown keys rejected by name."""
+    allowed = {"weights", "tolerance", "disruption_budget", "proximity_weight", "compactness_weight", "label"}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        msg = f"Unknown scenario setting(s) {unknown} for {base.name!r}; allowed: {sorted(allowed)}."
+        raise TerritoryError(msg)
+    return replace(base, **values)
+
+
+def scenario_record(scenario: Scenario) -> dict[str, Any]:
+    """A scenario as plain data (for metrics.json)."""
+    return {"name": scenario.name, "label": scenario.label, "weights": scenario.normalised_weights(),
+            "tolerance": scenario.tolerance, "start": scenario.start, "disruption_budget": scenario.disruption_budget,
+            "proximity_weight": scenario.proximity_weight, "compactness_weight": scenario.compactness_weight}
+
+
+def add_rep(inputs: DesignInputs, current: pd.Series, rep: dict[str, Any], tolerance: float | None = None,
+            disruption_budget: float | None = None, **options: Any) -> TerritoryDesigner:
+    """Add a rep with minimal disruption: the new territory starts as the ZIP at the rep's home and takes what the
+    tolerance demands from its neighbours; everything else keeps its current owner.
+
+    Parameters
+    ----------
+    inputs
+        Design inputs of the current team.
+    current
+        Current assignment, ZIP -> rep id (e.g. a saved plan's, mapped to reps).
+    rep
+        The new rep: ``rep_id``, ``home_lat``, ``home_lon`` and optionally ``capacity`` (tenure default otherwise).
+    """
+    missing = [k for k in ("rep_id", "home_lat", "home_lon") if k not in rep]
+    if missing:
+        msg = f"The new rep needs {missing}."
+        raise TerritoryError(msg)
+    rep_id = str(rep["rep_id"])
+    if rep_id in set(inputs.reps["rep_id"].astype(str)):
+        msg = f"Rep {rep_id!r} is already on the team."
+        raise TerritoryError(msg)
+    row = {"capacity": CapacitySettings().capacity_for_tenure(0.0), **rep}
+    reps = pd.concat([inputs.reps, pd.DataFrame([row])], ignore_index=True)
+    home = _project(np.array([float(rep["home_lon"])]), np.array([float(rep["home_lat"])]))[0]
+    geo = Geography.from_units(inputs.units)
+    seed_unit = geo.zips[int(np.argmin(np.hypot(*(geo.xy - home).T)))]
+    baseline = current.copy()
+    baseline[seed_unit] = rep_id
+    return _rebalance(inputs, reps, baseline, tolerance, disruption_budget, options)
+
+
+def remove_rep(inputs: DesignInputs, current: pd.Series, rep_id: str, tolerance: float | None = None,
+               disruption_budget: float | None = None, **options: Any) -> TerritoryDesigner:
+    """Remove a rep: their ZIPs go to the neighbouring territories (nearest home first, then rebalanced with
+    minimal disruption)."""
+    if rep_id not in set(inputs.reps["rep_id"].astype(str)):
+        msg = f"Rep {rep_id!r} is not on the team."
+        raise TerritoryError(msg)
+    reps = inputs.reps[inputs.reps["rep_id"].astype(str) != rep_id].reset_index(drop=True)
+    if reps.empty:
+        msg = "Cannot remove the last rep."
+        raise TerritoryError(msg)
+    baseline = current.where(current.astype(str) != rep_id)
+    named = {a: r for a, r in inputs.named.items() if r != rep_id}
+    locks = {z: r for z, r in inputs.locks.items() if r != rep_id}
+    trimmed = replace(inputs, named=named, locks=locks)
+    return _rebalance(trimmed, reps, baseline, tolerance, disruption_budget, options)
+
+
+def _rebalance(inputs: DesignInputs, reps: pd.DataFrame, baseline: pd.Series, tolerance: float | None,
+               budget: float | None, options: dict[str, Any]) -> TerritoryDesigner:
+    scenario = replace(SCENARIOS["disruption"], disruption_budget=budget)
+    changed = replace(inputs, reps=reps, baseline=baseline)
+    return TerritoryDesigner(scenario, tolerance=tolerance, **options).fit(changed)

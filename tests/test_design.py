@@ -1,0 +1,219 @@
+"""Design engine: balance within tolerance, one piece per territory, locks, named accounts, infeasibility, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from territory_geo import design, geocode
+from territory_geo.cli import main
+from territory_geo.errors import TerritoryError
+from territory_geo.plan import METRICS
+from tests.test_plan import grid_units
+
+GRID_ORIGIN_LAT, GRID_ORIGIN_LON = 33.0, -84.0  # the grid sits in EPSG:5070 metres; homes are given in lon/lat
+
+
+def _grid_inputs(n: int = 10, k: int = 4, seed: int = 3, big: float | None = None) -> design.DesignInputs:
+    """An n x n grid of 1 km cells with skewed potential and ``k`` reps placed on the grid (home lon/lat)."""
+    built = grid_units(n=n)
+    rng = np.random.default_rng(seed)
+    pot = rng.lognormal(8, 1.0, n * n) * (rng.random(n * n) < 0.8)
+    if big is not None:
+        pot[0] = big * pot.sum()
+    table = built.table
+    table["potential"] = pot
+    table["workload_units"] = (pot > 0) * 2.0
+    table["accounts"] = (pot > 0) * 1.0
+    table["arr"] = pot / 2
+    built.account_zip = pd.Series(table.index.to_numpy(), index=range(n * n))
+    scored = pd.DataFrame({"account_id": [f"a{i}" for i in range(n * n)], "potential": pot,
+                           "workload_units": table["workload_units"].to_numpy(), "arr": pot / 2,
+                           "touchpoints": 4})
+    import geopandas as gpd
+
+    cells = [(2, 2), (2, n - 3), (n - 3, 2), (n - 3, n - 3), (n // 2, n // 2)][:k]
+    pts = gpd.GeoSeries(gpd.points_from_xy([c * 1000 + 500 for _, c in cells], [r * 1000 + 500 for r, _ in cells]),
+                        crs="EPSG:5070").to_crs("EPSG:4326")
+    reps = pd.DataFrame({"rep_id": [f"R{i}" for i in range(k)], "home_lat": pts.y.to_numpy(),
+                         "home_lon": pts.x.to_numpy(), "capacity": 150.0})
+    return design.DesignInputs(units=built, scored=scored, reps=reps)
+
+
+@pytest.mark.parametrize("scenario", ["evenness", "blend"])
+def test_territories_are_balanced_contiguous_and_deterministic(scenario: str) -> None:
+    inputs = _grid_inputs()
+    first = design.design(inputs, scenario, seed=1)
+    assert first.status_ == "ok", first.message_
+    assert first.summary_["n_noncontiguous"] == 0
+    assert first.summary_["max_dev_balance"] <= first.scenario.tolerance + 1e-9
+    if scenario == "evenness":
+        assert first.summary_["max_dev_potential"] <= 0.025 + 1e-9
+        assert first.summary_["cv_potential"] < 0.02
+    again = design.design(inputs, scenario, seed=1)
+    assert (again.plan_.assignment == first.plan_.assignment).all()
+    tallies = first.plan_.tallies()
+    pd.testing.assert_frame_equal(tallies, first.plan_.recount())
+    assert tallies["potential"].sum() == pytest.approx(inputs.scored["potential"].sum())
+
+
+def test_balanced_plan_beats_seeded_kmeans_on_balance() -> None:
+    result = design.design(_grid_inputs(), "evenness")
+    assert result.kmeans_summary_["cv_potential"] > 5 * result.summary_["cv_potential"]
+    assert result.lp_bound_km_ > 0
+    assert result.summary_["distance_km_weighted"] <= 1.2 * result.lp_bound_km_
+
+
+def test_locked_zips_keep_their_territory() -> None:
+    inputs = _grid_inputs()
+    inputs.locks = {"99": "R0", "00": "R3"}  # opposite corners, against geography
+    result = design.design(inputs, "evenness")
+    assert result.plan_.territory_of("99") == "T-R0"
+    assert result.plan_.territory_of("00") == "T-R3"
+
+
+def test_named_accounts_count_for_their_rep() -> None:
+    inputs = _grid_inputs()
+    inputs.named = {"a99": "R0"}
+    result = design.design(inputs, "evenness")
+    fixed = result.problem_.fixed_frame
+    assert fixed.loc["T-R0", "potential"] == pytest.approx(inputs.scored.loc[99, "potential"])
+    assert result.plan_.tallies()["potential"].sum() == pytest.approx(inputs.scored["potential"].sum())
+
+
+def test_a_zip_too_big_for_any_tolerance_is_reported_not_looped() -> None:
+    inputs = _grid_inputs(big=0.6)  # one ZIP holds 60 % of all potential; four reps share 25 % each
+    result = design.design(inputs, "evenness", max_seconds=10)
+    assert result.status_ == "infeasible"
+    assert "ZIP 00 alone holds" in result.message_ and "named accounts" in result.message_
+    assert result.runtime_s_ < 15
+
+
+def test_pinned_accounts_are_each_owners_top_by_arr() -> None:
+    scored = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "owner_rep_id": ["R1", "R1", "R1", "R2"],
+                           "arr": [5.0, 9.0, 1.0, 0.0]})
+    assert design.pinned_accounts(scored, 2) == {"b": "R1", "a": "R1"}
+    assert design.pinned_accounts(scored, 0) == {}
+
+
+def test_bad_settings_are_clear_errors() -> None:
+    with pytest.raises(TerritoryError, match="expected to be one of"):
+        design.TerritoryDesigner("fastest")
+    with pytest.raises(TerritoryError, match="between 0 and 1"):
+        design.TerritoryDesigner("evenness", tolerance=5)
+    with pytest.raises(TerritoryError, match="Unknown balance component"):
+        design.Scenario("x", "x", {"charisma": 1.0}, 0.05).normalised_weights()
+    inputs = _grid_inputs()
+    inputs.locks = {"00": "R9"}
+    with pytest.raises(TerritoryError, match="not in the reps file"):
+        design.design(inputs)
+
+
+# --- CLI ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ri_files(tmp_path: Path) -> tuple[Path, Path]:
+    """Accounts on every Rhode Island STANDARD ZIP and three reps (Providence, Warwick, Westerly)."""
+    zips = geocode.standard_zips(("RI",)).index.tolist()
+    rng = np.random.default_rng(5)
+    rows = [{"Account ID": f"RI-{i:03d}", "Account Name": f"=Ocean State {i}", "Billing Zip/Postal Code": z,
+             "ARR": float(rng.lognormal(10, 1)) if i % 3 else 0.0, "Expansion Potential": float(rng.lognormal(9, 1)),
+             "Account Owner": ["R1", "R2", "R3"][i % 3]} for i, z in enumerate(zips * 2)]
+    accounts, reps = tmp_path / "accounts.csv", tmp_path / "reps.csv"
+    pd.DataFrame(rows).to_csv(accounts, index=False)
+    pd.DataFrame({"Rep ID": ["R1", "R2", "R3"], "Name": ["Ana", "Ben", "Cy"], "Home ZIP": ["02903", "02886", "02891"],
+                  "Tenure (years)": [5, 1.5, 0.5]}).to_csv(reps, index=False)
+    return accounts, reps
+
+
+def test_cli_design_writes_the_contracted_files(ri_files: tuple[Path, Path], tmp_path: Path) -> None:
+    accounts, reps = ri_files
+    out = tmp_path / "out"
+    assert main(["design", "--accounts", str(accounts), "--reps", str(reps), "--seed", "4", "--out", str(out)]) == 0
+    assignment = pd.read_csv(out / "assignment.csv", dtype=str)
+    assert list(assignment.columns) == ["zip", "territory_id", "rep_id"]
+    assert assignment["zip"].str.len().eq(5).all() and assignment["zip"].is_unique
+    assert set(assignment["rep_id"]) == {"R1", "R2", "R3"}
+    account_rows = pd.read_csv(out / "account_assignment.csv", dtype=str)
+    assert len(account_rows) == len(pd.read_csv(accounts))
+    assert account_rows["name"].str.startswith("'=").all()  # formula injection escaped
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"cv_potential", "max_dev_potential", "n_noncontiguous", "pp_mean", "runtime_s", "territories",
+            "seed", "settings", "scenario"} <= set(metrics)
+    assert isinstance(metrics["n_noncontiguous"], int) and metrics["seed"] == 4
+    assert len(metrics["territories"]) == 3
+    geo = json.loads((out / "territories.geojson").read_text())
+    assert geo["type"] == "FeatureCollection" and "crs" not in geo and len(geo["features"]) == 3
+    lon, lat = geo["features"][0]["geometry"]["coordinates"][0][0][:2] if \
+        geo["features"][0]["geometry"]["type"] == "Polygon" else geo["features"][0]["geometry"]["coordinates"][0][0][0]
+    assert -72 < lon < -71 and 41 < lat < 42.1  # lon/lat order, WGS 84
+
+    again = tmp_path / "again"
+    assert main(["design", "--accounts", str(accounts), "--reps", str(reps), "--seed", "4", "--out", str(again)]) == 0
+    assert (again / "assignment.csv").read_text() == (out / "assignment.csv").read_text()
+
+
+def test_cli_design_reads_a_toml_config(ri_files: tuple[Path, Path], tmp_path: Path) -> None:
+    accounts, reps = ri_files
+    config = tmp_path / "plan.toml"
+    config.write_text('[design]\nscenario = "blend"\ntolerance = 0.08\nseed = 9\n[design.locks]\n"02891" = "R1"\n'
+                      '[scenarios.blend]\nweights = { potential = 0.7, workload_units = 0.3 }\n')
+    out = tmp_path / "out"
+    assert main(["design", "--accounts", str(accounts), "--reps", str(reps), "--config", str(config),
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["scenario"]["name"] == "blend" and metrics["settings"]["tolerance"] == 0.08
+    assert metrics["scenario"]["weights"]["potential"] == pytest.approx(0.7)
+    assert metrics["settings"]["locks"] == {"02891": "R1"} and metrics["seed"] == 9
+    assignment = pd.read_csv(out / "assignment.csv", dtype=str).set_index("zip")
+    assert assignment.loc["02891", "rep_id"] == "R1"
+
+
+def test_cli_design_bad_config_is_a_message(ri_files: tuple[Path, Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    accounts, reps = ri_files
+    config = tmp_path / "bad.toml"
+    config.write_text("[design]\nspeed = 'max'\n")
+    assert main(["design", "--accounts", str(accounts), "--reps", str(reps), "--config", str(config),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "Unknown [design] setting" in capsys.readouterr().err
+
+
+def test_metrics_columns_cover_every_plan_metric() -> None:
+    result = design.design(_grid_inputs(), "evenness")
+    assert set(METRICS) <= set(result.table_.columns)
+    assert {"dev_potential", "polsby_popper", "contiguous", "distance_km", "rep_id"} <= set(result.table_.columns)
+
+
+def test_adding_a_rep_carves_a_territory_with_little_disruption() -> None:
+    inputs = _grid_inputs(k=4)
+    before = design.design(inputs, "evenness")
+    current = before.plan_.to_series().str.removeprefix("T-")
+    import geopandas as gpd
+
+    home = gpd.GeoSeries(gpd.points_from_xy([5500], [5500]), crs="EPSG:5070").to_crs("EPSG:4326")
+    result = design.add_rep(inputs, current, {"rep_id": "R9", "home_lat": home.y[0], "home_lon": home.x[0],
+                                               "capacity": 150.0}, tolerance=0.1)
+    assert "T-R9" in result.plan_.territories
+    assert result.plan_.tallies().loc["T-R9", "potential"] > 0
+    assert result.summary_["n_noncontiguous"] == 0
+    assert result.status_ == "ok", result.message_
+    kept = (result.plan_.to_series().str.removeprefix("T-") == current.reindex(result.plan_.geography.zips)).mean()
+    assert kept > 0.5  # most ZIPs keep their rep
+
+
+def test_removing_a_rep_hands_their_zips_to_the_others() -> None:
+    inputs = _grid_inputs(k=4)
+    before = design.design(inputs, "evenness")
+    current = before.plan_.to_series().str.removeprefix("T-")
+    result = design.remove_rep(inputs, current, "R3", tolerance=0.1)
+    assert "T-R3" not in result.plan_.territories and len(result.plan_.territories) == 3
+    assert result.summary_["n_noncontiguous"] == 0
+    assert result.status_ == "ok", result.message_
+    with pytest.raises(TerritoryError, match="not on the team"):
+        design.remove_rep(inputs, current, "R7")
