@@ -383,17 +383,21 @@ def _solve_transport(problem: _Problem, cost: np.ndarray, measure: np.ndarray, t
     rows = np.concatenate([rows, missing])
     cols = np.concatenate([cols, locked[missing]])
     m = len(rows)
+    c = cost[rows, cols]
+    c = c / max(float(np.abs(c).mean()), 1e-300)  # well-scaled for HiGHS (raw km² x $ reach 1e11)
     a_unit = sparse.csr_matrix((np.ones(m), (rows, np.arange(m))), shape=(n, m))
-    a_terr = sparse.csr_matrix((measure[rows, cols], (cols, np.arange(m))), shape=(k, m))
     fixed_part = (problem.fixed / _norms(problem)[0]) @ problem.weights
+    need = np.maximum(target - fixed_part, 1e-12)  # what geography must supply; rows scaled to 1 for HiGHS
+    a_terr = sparse.csr_matrix((measure[rows, cols] / need[cols], (cols, np.arange(m))), shape=(k, m))
+    share = target / need
     for widen in (1, 2, 4, 8, 20):
         b = band * widen
         if b == 0:
-            res = linprog(cost[rows, cols], A_eq=sparse.vstack([a_unit, a_terr]).tocsr(),
-                          b_eq=np.concatenate([np.ones(n), target - fixed_part]), bounds=(0, None), method="highs")
+            res = linprog(c, A_eq=sparse.vstack([a_unit, a_terr]).tocsr(), b_eq=np.concatenate([np.ones(n),
+                          np.ones(k)]), bounds=(0, None), method="highs")
         else:
-            res = linprog(cost[rows, cols], A_ub=sparse.vstack([a_terr, -a_terr]).tocsr(),
-                          b_ub=np.concatenate([target * (1 + b) - fixed_part, -(target * (1 - b) - fixed_part)]),
+            res = linprog(c, A_ub=sparse.vstack([a_terr, -a_terr]).tocsr(),
+                          b_ub=np.concatenate([1 + share * b, -(1 - share * b)]),
                           A_eq=a_unit, b_eq=np.ones(n), bounds=(0, None), method="highs")
         if res.status == 0:
             return sparse.csr_matrix((res.x, (rows, cols)), shape=(n, k))
@@ -717,8 +721,8 @@ class _LocalSearch:
         if want is None:
             want = (dev[a] - dev[b]) / 2 * self.p.shares[a]
         geo, assign = self.geo, self.assign
-        border = [int(u) for u in np.flatnonzero(assign == a)
-                  if self.p.locked[u] < 0 and (assign[geo.neighbors(u)] == b).any()]
+        touching = (assign[self.rows] == a) & (assign[geo.indices] == b) & (self.p.locked[self.rows] < 0)
+        border = np.unique(self.rows[touching]).tolist()
         if not border:
             return False
         totals = self.comp_tally.sum(axis=0)
