@@ -190,14 +190,16 @@ class TerritoryDesigner:
 
     Attributes (after :meth:`fit`)
     ------------------------------
-    plan_, kmeans_plan_
-        The designed plan and the seeded k-means reference.
-    summary_, table_
-        Scenario metrics and per-territory figures.
+    plan_, kmeans_plan_, baseline_plan_
+        The designed plan, the seeded k-means reference, and the current ownership (None without owners).
+    summary_, table_, kmeans_summary_, baseline_summary_
+        Scenario metrics and per-territory figures; the same metrics for the references.
     status_, message_
         ``"ok"`` or ``"infeasible"`` (with the reason and numbers), and a plain-English summary.
     lp_bound_km_
         Potential-weighted distance (km) of the LP relaxation: a lower bound for exact balance.
+    named_
+        Account id -> rep id of every named account kept with its rep (given, plus pinned top accounts).
     runtime_s_
         Seconds taken.
     """
@@ -253,6 +255,9 @@ class TerritoryDesigner:
         self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
                                       dict(zip(problem.tids, problem.rep_ids, strict=True)))
         self.kmeans_summary_ = plan_summary(self.kmeans_plan_, problem.shares, problem.homes)
+        self.baseline_plan_ = baseline_plan
+        self.baseline_summary_ = None if baseline_plan is None else plan_summary(
+            baseline_plan, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
         self.runtime_s_ = time.perf_counter() - start
         self.problem_ = problem
         return self
@@ -273,6 +278,7 @@ class TerritoryDesigner:
         named = dict(pinned_accounts(inputs.scored, self.pin_top_n))
         named.update(inputs.named)
         named = {a: r for a, r in named.items() if r in rep_pos}
+        self.named_ = named
         unit_values, fixed = split_named_accounts(inputs.units, inputs.scored, {a: territory_id(r)
                                                                               for a, r in named.items()})
         geo = Geography.from_units(inputs.units, unit_values)

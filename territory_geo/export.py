@@ -144,8 +144,6 @@ def write_design(out_dir: str | Path, designer: object, inputs: object, settings
     ``n_noncontiguous``, ``pp_mean``, ``runtime_s``, ...), ``territories`` (per-territory figures), and the scenario,
     settings and seed that reproduce the run. Returns that document.
     """
-    from territory_geo.design import scenario_record
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     problem = designer.problem_  # type: ignore[attr-defined]
@@ -155,23 +153,30 @@ def write_design(out_dir: str | Path, designer: object, inputs: object, settings
     named = dict(getattr(designer, "named_", {}))
     accounts = account_assignment_frame(inputs.scored, inputs.units.account_zip, plan, rep_of, named)  # type: ignore[attr-defined]
     to_safe_csv(accounts, out / "account_assignment.csv")
-    table = designer.table_  # type: ignore[attr-defined]
-    geojson = territories_geojson(inputs.units.table, plan, table)  # type: ignore[attr-defined]
+    geojson = territories_geojson(inputs.units.table, plan, designer.table_)  # type: ignore[attr-defined]
     (out / "territories.geojson").write_text(json.dumps(geojson))
+    metrics = design_metrics(designer, settings, estimated=inputs.cost is None)  # type: ignore[attr-defined]
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    return metrics
+
+
+def design_metrics(designer: object, settings: Mapping[str, object], estimated: bool = True) -> dict:
+    """The ``metrics.json`` document of a design run (see :func:`write_design`)."""
+    from territory_geo.design import scenario_record
+
+    table = designer.table_  # type: ignore[attr-defined]
     summary = {k: _json_value(v) for k, v in designer.summary_.items()}  # type: ignore[attr-defined]
     territories = [{"territory_id": str(t), **{str(k): _json_value(v) for k, v in row.items()}}
                    for t, row in table.iterrows()]
-    metrics = {
+    return {
         **summary,
         "runtime_s": round(float(designer.runtime_s_), 3),  # type: ignore[attr-defined]
         "status": designer.status_, "message": designer.message_,  # type: ignore[attr-defined]
         "lp_bound_km": _json_value(designer.lp_bound_km_),  # type: ignore[attr-defined]
         "kmeans_reference": {k: _json_value(v) for k, v in designer.kmeans_summary_.items()},  # type: ignore[attr-defined]
-        "distance_source": "estimated (crow-fly × 1.3 at 60 km/h)" if inputs.cost is None else "cost matrix",  # type: ignore[attr-defined]
+        "distance_source": "estimated (crow-fly × 1.3 at 60 km/h)" if estimated else "cost matrix",
         "scenario": scenario_record(designer.scenario),  # type: ignore[attr-defined]
         "settings": dict(settings),
         "seed": settings.get("seed"),
         "territories": territories,
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
-    return metrics

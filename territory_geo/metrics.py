@@ -85,3 +85,17 @@ def plan_summary(plan: Plan, shares: np.ndarray, homes_xy: np.ndarray | None = N
         after = plan.tallies()["potential"].to_numpy()
         summary["share_reps_not_worse"] = float(np.mean(after >= before - 1e-9))
     return summary
+
+
+#: Columns of the scenario comparison, in display order.
+COMPARISON_COLUMNS: tuple[str, ...] = (
+    "cv_potential", "max_dev_potential", "cv_workload", "max_dev_workload", "n_noncontiguous", "pp_mean",
+    "distance_km_weighted", "accounts_changed", "arr_changed_share", "share_reps_not_worse",
+)
+
+
+def comparison_table(summaries: Mapping[str, Mapping[str, float | int] | None]) -> pd.DataFrame:
+    """Scenario metrics side by side: one row per plan (label -> summary), the columns of
+    :data:`COMPARISON_COLUMNS` (missing ones left empty)."""
+    rows = {label: {c: (summary or {}).get(c) for c in COMPARISON_COLUMNS} for label, summary in summaries.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("plan").reset_index()

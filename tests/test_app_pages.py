@@ -137,3 +137,23 @@ def test_accounts_map_on_an_unusable_dataset_says_what_to_do(app_env: Path) -> N
     at.switch_page("pages/accounts_map.py").run()
     assert not at.exception
     assert any("cannot be mapped" in e.value for e in at.error)
+
+
+def test_territories_page_designs_compares_and_saves(app_env: Path) -> None:
+    at = _run_home()
+    at.session_state["terr_scenarios"] = ["evenness", "blend"]
+    at.switch_page("pages/territories.py").run()
+    assert not at.exception
+    comparison = at.dataframe[0].value.set_index("plan")
+    assert list(comparison.index) == ["Current ownership", "Seeded k-means (unbalanced)",
+                                      "A · Max revenue evenness", "D · Balanced blend (40/30/30)"]
+    assert comparison.loc["A · Max revenue evenness", "max_dev_potential"] <= 0.025 + 1e-9
+    assert comparison.loc["Current ownership", "cv_potential"] > 0.5  # the legacy design is visibly unbalanced
+    assert (comparison["n_noncontiguous"].dropna() == 0).all()
+    assert any("within ±2.5%" in s.value for s in at.success)
+    territories = at.dataframe[1].value
+    assert len(territories) == 15 and territories["contiguous"].all()
+    at.button(key="terr_save").click().run()
+    assert any("Saved as plan" in s.value for s in at.success)
+    plans = Store(app_env).list_plans(1)
+    assert "A · Max revenue evenness" in set(plans["name"])

@@ -112,3 +112,39 @@ def accounts_deck(points: pd.DataFrame, areas_geojson: dict | None, view: pdk.Vi
                        "Owner: {owner}"}
     style = None if basemap_enabled() else OFFLINE_STYLE
     return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=style)
+
+
+#: Categorical territory colours (cycled), RGB.
+TERRITORY_COLORS: tuple[tuple[int, int, int], ...] = (
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+    (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (174, 199, 232), (255, 187, 120),
+    (152, 223, 138), (255, 152, 150), (197, 176, 213), (196, 156, 148), (247, 182, 210), (219, 219, 141),
+    (158, 218, 229), (57, 59, 121),
+)
+
+
+def territory_color(territories: list[str]) -> dict[str, list[int]]:
+    """A colour per territory id, stable for the order given."""
+    return {t: list(TERRITORY_COLORS[i % len(TERRITORY_COLORS)]) for i, t in enumerate(territories)}
+
+
+def territories_deck(areas_geojson: dict, assignment: pd.Series, colors: dict[str, list[int]],
+                     rep_names: dict[str, str], homes: pd.DataFrame, view: pdk.ViewState) -> pdk.Deck:
+    """ZIP areas coloured by territory (tooltip: ZIP, territory, rep) with the reps' homes on top."""
+    for feature in areas_geojson["features"]:
+        props = feature["properties"]
+        tid = assignment.get(props["zip"], "")
+        props["territory"] = tid
+        props["rep"] = rep_names.get(tid, tid)
+        props["fill"] = [*colors.get(tid, [200, 200, 200]), 170]
+        props["potential_text"] = f"${props.get('potential') or 0:,.0f}"
+    layers = [
+        pdk.Layer("GeoJsonLayer", id="territories", data=areas_geojson, stroked=True, filled=True, pickable=True,
+                  get_fill_color="properties.fill", get_line_color=[255, 255, 255, 120], line_width_min_pixels=0.3),
+        pdk.Layer("ScatterplotLayer", id="homes", data=homes, get_position=["lon", "lat"],
+                  get_fill_color=[20, 20, 20, 230], get_line_color=[255, 255, 255, 255], stroked=True,
+                  line_width_min_pixels=2, radius_min_pixels=6, get_radius=3000, pickable=False),
+    ]
+    tooltip = {"text": "ZIP {zip} · {territory}\nRep: {rep}\nPotential {potential_text}"}
+    style = None if basemap_enabled() else OFFLINE_STYLE
+    return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=style)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from territory_geo import dataset, units
+from territory_geo import dataset, design, units
 from territory_geo import io as tg_io
 from territory_geo.errors import TerritoryError
 from territory_geo.settings import ScoringSettings, scoring_from_mapping, store_path
@@ -91,6 +91,7 @@ def pages() -> list:
     return [
         st.Page(str(ROOT / "pages" / "home.py"), title="Home", default=True),
         st.Page(str(ROOT / "pages" / "accounts_map.py"), title="Accounts map"),
+        st.Page(str(ROOT / "pages" / "territories.py"), title="Territories"),
     ]
 
 
@@ -235,3 +236,31 @@ def start_page(title: str) -> Active:
         st.stop()
     dataset_badge(current.inputs.label, current.data)
     return current
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _design(key: str, scenario: str, tolerance: float | None, pin_top_n: int, seed: int,
+            _current: Active) -> design.TerritoryDesigner:
+    assert _current.units is not None and _current.data.scored is not None and _current.data.reps is not None
+    inputs = design.prepare_inputs(_current.data.scored.accounts, _current.data.reps.data, _current.units)
+    return design.TerritoryDesigner(scenario, tolerance=tolerance, seed=seed, pin_top_n=pin_top_n).fit(inputs)
+
+
+def design_scenario(current: Active, scenario: str, tolerance: float | None = None, pin_top_n: int = 0,
+                    seed: int = 0) -> design.TerritoryDesigner:
+    """A scenario designed for the active dataset (cached per dataset and settings; treat as read-only)."""
+    return _design(current.key, scenario, tolerance, pin_top_n, seed, current)
+
+
+def save_plan(current: Active, result: design.TerritoryDesigner, scenario: str) -> int:
+    """Save a designed plan (ZIP -> rep) with its rationale; the dataset is saved first if needed."""
+    saved = st.session_state.setdefault("saved_dataset_ids", {})
+    if current.key not in saved:
+        saved[current.key] = save_active(current, current.inputs.label)
+    problem = result.problem_
+    rep_of = dict(zip(problem.tids, problem.rep_ids, strict=True))
+    assignment = result.plan_.to_series().map(rep_of)
+    rationale = f"{result.scenario.label}: {result.message_}"
+    return store().save_plan(saved[current.key], assignment, result.scenario.label, rationale=rationale,
+                             meta={"scenario": scenario, "summary": {k: float(v) for k, v in
+                                                                      result.summary_.items()}})
