@@ -369,8 +369,12 @@ class TerritoryDesigner:
         lp_measure = measure + sliver
         target = _targets(problem, measure) + problem.shares * sliver * n
         dist2 = problem.dist ** 2
-        x = _solve_transport(problem, dist2 * problem.weight_u[:, None], lp_measure, target,
-                             band=self.scenario.tolerance / 2, candidates=min(k, 24))
+        x = None
+        for candidates in sorted({min(k, 24), min(k, 64), k}):  # remote reps may need units farther away
+            x = _solve_transport(problem, dist2 * problem.weight_u[:, None], lp_measure, target,
+                                 band=self.scenario.tolerance / 2, candidates=candidates)
+            if x is not None:
+                break
         if x is None:
             return self._kmeans(problem)
         return np.asarray(x.argmax(axis=1)).ravel().astype(np.int64)
@@ -401,7 +405,7 @@ def _solve_transport(problem: _Problem, cost: np.ndarray, measure: np.ndarray, t
     need = np.maximum(target - fixed_part, 1e-12)  # what geography must supply; rows scaled to 1 for HiGHS
     a_terr = sparse.csr_matrix((measure[rows, cols] / need[cols], (cols, np.arange(m))), shape=(k, m))
     share = target / need
-    for widen in (1, 2, 4, 8, 20):
+    for widen in (1, 2, 4):
         b = band * widen
         if b == 0:
             res = linprog(c, A_eq=sparse.vstack([a_unit, a_terr]).tocsr(), b_eq=np.concatenate([np.ones(n),
@@ -688,13 +692,60 @@ class _LocalSearch:
             if not pairs:
                 return
             moved = False
-            for a, b in pairs[:8]:
-                if self._best_move(a, b, units, src, nbr_t, dev) or self._transfer_slice(a, b, dev):
+            for a, b in pairs[:16]:
+                if (self._best_move(a, b, units, src, nbr_t, dev) or self._transfer_slice(a, b, dev)
+                        or self._best_swap(a, b, units, src, nbr_t, dev)):
                     moved = True
                     break
                 blocked.add((a, b))
             if moved:
                 blocked.clear()
+
+    def _best_swap(self, a: int, b: int, units: np.ndarray, src: np.ndarray, nbr_t: np.ndarray,
+                   dev: np.ndarray) -> bool:
+        """Exchange a border unit of ``a`` for one of ``b`` when their difference evens the pair out: the move
+        that lumpy ZIPs (each a sizeable share of a target) need and single moves cannot make."""
+        us = np.unique(units[(src == a) & (nbr_t == b)])
+        vs = np.unique(units[(src == b) & (nbr_t == a)])
+        if not len(us) or not len(vs):
+            return False
+        ua, ub = self._unit_measure(us, a), self._unit_measure(us, b)
+        va, vb = self._unit_measure(vs, a), self._unit_measure(vs, b)
+        new_a = dev[a] - ua[:, None] + va[None, :]
+        new_b = dev[b] + ub[:, None] - vb[None, :]
+        gain = new_a ** 2 + new_b ** 2 - dev[a] ** 2 - dev[b] ** 2
+        order = np.argsort(gain, axis=None, kind="stable")
+        for flat in order[:40].tolist():
+            i, j = divmod(flat, len(vs))
+            if gain[i, j] >= -1e-12:
+                return False
+            u, v = int(us[i]), int(vs[j])
+            if u == v or not (self._within_budget(u, a, b) and self._within_budget(v, b, a)):
+                continue
+            self._move(u, b)
+            self._move(v, a)
+            if self._connected(a) and self._connected(b):
+                return True
+            self._move(v, b)
+            self._move(u, a)
+        return False
+
+    def _connected(self, t: int) -> bool:
+        members = np.flatnonzero(self.assign == t)
+        if len(members) <= 1:
+            return len(members) == 1
+        return not self._cut_off_any(t, members)
+
+    def _cut_off_any(self, t: int, members: np.ndarray) -> bool:
+        seen = {int(members[0])}
+        stack = [int(members[0])]
+        while stack:
+            x = stack.pop()
+            for y in self.geo.neighbors(x).tolist():
+                if y not in seen and self.assign[y] == t:
+                    seen.add(y)
+                    stack.append(y)
+        return len(seen) != len(members)
 
     def _best_move(self, a: int, b: int, units: np.ndarray, src: np.ndarray, nbr_t: np.ndarray,
                    dev: np.ndarray) -> bool:
