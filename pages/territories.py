@@ -72,6 +72,12 @@ table.insert(1, "rep", [rep_names.get(t, t) for t in table.index])
 widgets.table(table.reset_index(), money_columns=("potential", "arr", "target_potential"),
               percent_columns=("dev_potential", "dev_workload_units"))
 
+if "region" in current.data.reps.data.columns and current.data.reps.data["region"].notna().any():
+    st.markdown("**Regions**")
+    region_of = dict(zip(current.data.reps.data["rep_id"], current.data.reps.data["region"], strict=True))
+    widgets.table(metrics.region_rollup(result.table_, region_of), money_columns=("potential", "arr"),
+                  percent_columns=("worst_dev_potential",))
+
 rep_of = dict(zip(problem.tids, problem.rep_ids, strict=True))
 c1, c2, c3 = st.columns(3)
 c1.download_button("assignment.csv", export.to_safe_csv(export.assignment_frame(result.plan_, rep_of)) or "",

@@ -52,6 +52,9 @@ REPS: tuple[tuple[str, str, str, str, float, str], ...] = (
     ("R15", "Emily Harrington", "29401", "SC", 8.0, "Senior AE"),
 )
 
+#: Sales regions of the demo's reps, by home state.
+REGIONS: dict[str, str] = {"GA": "Atlantic", "SC": "Atlantic", "FL": "Florida", "AL": "Gulf"}
+
 INDUSTRIES: tuple[tuple[str, float], ...] = (
     ("Healthcare", 0.16), ("Manufacturing", 0.14), ("Professional Services", 0.14), ("Retail", 0.11),
     ("Technology", 0.10), ("Financial Services", 0.09), ("Logistics", 0.08), ("Construction", 0.08),
@@ -97,6 +100,7 @@ def generate_reps() -> pd.DataFrame:
     for rep_id, name, zip5, _state, tenure, role in REPS:
         quota = 900_000 if role == "Senior AE" else 650_000 if role == "AE" else 400_000
         rows.append({"Rep ID": rep_id, "Name": name, "Home ZIP": zip5, "Home City": table.loc[zip5, "city"],
+                     "Region": REGIONS[_state],
                      "Tenure (years)": tenure, "Role": role, "Capacity": "", "Current Quota": quota})
     return pd.DataFrame(rows)
 

@@ -57,6 +57,7 @@ REP_ALIASES: dict[str, tuple[str, ...]] = {
     "capacity": ("capacity", "capacity units", "workload capacity"),
     "quota": ("quota", "current quota", "annual quota"),
     "manager_id": ("manager_id", "manager id", "manager"),
+    "region": ("region", "sales region", "team", "area"),
 }
 
 #: Required columns. A location is "zip" or both "lat" and "lon".

@@ -99,3 +99,13 @@ def comparison_table(summaries: Mapping[str, Mapping[str, float | int] | None]) 
     :data:`COMPARISON_COLUMNS` (missing ones left empty)."""
     rows = {label: {c: (summary or {}).get(c) for c in COMPARISON_COLUMNS} for label, summary in summaries.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("plan").reset_index()
+
+
+def region_rollup(table: pd.DataFrame, region_of: Mapping[str, str]) -> pd.DataFrame:
+    """Territories rolled up into regions (``region_of``: rep id -> region): totals, territory count, and the
+    spread of each region's territories around their targets."""
+    frame = table.assign(region=table["rep_id"].map(lambda r: region_of.get(r) or "(no region)"))
+    return frame.groupby("region").agg(
+        territories=("rep_id", "size"), potential=("potential", "sum"), workload_units=("workload_units", "sum"),
+        accounts=("accounts", "sum"), arr=("arr", "sum"), worst_dev_potential=("dev_potential", lambda d: d.abs().max()),
+    ).reset_index()

@@ -157,3 +157,12 @@ def test_territories_page_designs_compares_and_saves(app_env: Path) -> None:
     assert any("Saved as plan" in s.value for s in at.success)
     plans = Store(app_env).list_plans(1)
     assert "A · Max revenue evenness" in set(plans["name"])
+
+
+def test_territories_page_rolls_up_regions(app_env: Path) -> None:
+    at = _run_home()
+    at.session_state["terr_scenarios"] = ["evenness"]
+    at.switch_page("pages/territories.py").run()
+    assert not at.exception
+    regions = at.dataframe[2].value.set_index("region")
+    assert regions["territories"].to_dict() == {"Atlantic": 6, "Florida": 6, "Gulf": 3}

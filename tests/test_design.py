@@ -217,3 +217,12 @@ def test_removing_a_rep_hands_their_zips_to_the_others() -> None:
     assert result.status_ == "ok", result.message_
     with pytest.raises(TerritoryError, match="not on the team"):
         design.remove_rep(inputs, current, "R7")
+
+
+def test_territories_roll_up_into_regions() -> None:
+    from territory_geo.metrics import region_rollup
+
+    result = design.design(_grid_inputs(), "evenness")
+    regions = region_rollup(result.table_, {"R0": "West", "R1": "West", "R2": "East"})
+    assert regions.set_index("region")["territories"].to_dict() == {"(no region)": 1, "East": 1, "West": 2}
+    assert regions["potential"].sum() == pytest.approx(result.table_["potential"].sum())
