@@ -400,7 +400,7 @@ def _power_diagram(problem: _Problem, dist2: np.ndarray, measure: np.ndarray, ta
     d2 = np.take_along_axis(dist2, cand, axis=1)
     m = np.take_along_axis(measure, cand, axis=1)
     locked = problem.locked
-    fixed_part = (problem.fixed / _norms(problem)[0]) @ problem.weights
+    fixed_part = (problem.fixed / _norms(problem)) @ problem.weights
     need = np.maximum(target - fixed_part, 1e-12)
     price = np.zeros(k)
     step = float(np.median(d2[:, 0])) + 1.0
@@ -443,7 +443,7 @@ def _solve_transport(problem: _Problem, cost: np.ndarray, measure: np.ndarray, t
     c = cost[rows, cols]
     c = c / max(float(np.abs(c).mean()), 1e-300)  # well-scaled for HiGHS (raw km² x $ reach 1e11)
     a_unit = sparse.csr_matrix((np.ones(m), (rows, np.arange(m))), shape=(n, m))
-    fixed_part = (problem.fixed / _norms(problem)[0]) @ problem.weights
+    fixed_part = (problem.fixed / _norms(problem)) @ problem.weights
     need = np.maximum(target - fixed_part, 1e-12)  # what geography must supply; rows scaled to 1 for HiGHS
     a_terr = sparse.csr_matrix((measure[rows, cols] / need[cols], (cols, np.arange(m))), shape=(k, m))
     share = target / need
@@ -486,22 +486,22 @@ def lp_lower_bound(problem: _Problem) -> float:
     return float(x.multiply(problem.dist).multiply(pot[:, None]).sum() / max(pot.sum(), 1e-12))
 
 
-def _norms(problem: _Problem) -> tuple[np.ndarray]:
+def _norms(problem: _Problem) -> np.ndarray:
     """Normaliser of each component: its total (travel: as if every unit went to its nearest rep)."""
     totals = problem.comp[:, 0, :].sum(axis=0) + problem.fixed.sum(axis=0)
     totals[-1] = problem.comp[np.arange(problem.geo.n), problem.dist.argmin(axis=1), -1].sum()
-    return (np.where(totals > 0, totals, 1.0),)
+    return np.where(totals > 0, totals, 1.0)
 
 
 def _measure(problem: _Problem) -> np.ndarray:
     """Balance measure of each unit for each rep (n x K): the weighted, normalised blend of components."""
-    norm = _norms(problem)[0]
+    norm = _norms(problem)
     return (problem.comp / norm) @ problem.weights
 
 
 def _targets(problem: _Problem, measure: np.ndarray) -> np.ndarray:
     total = measure[np.arange(problem.geo.n), problem.dist.argmin(axis=1)].sum()
-    total += ((problem.fixed / _norms(problem)[0]) @ problem.weights).sum()
+    total += ((problem.fixed / _norms(problem)) @ problem.weights).sum()
     return problem.shares * total
 
 
@@ -519,7 +519,7 @@ class _LocalSearch:
         self.k = len(problem.tids)
         self.tol = scenario.tolerance
         self.goal = 0.8 * scenario.tolerance
-        self.norm = _norms(problem)[0]
+        self.norm = _norms(problem)
         self.weights = problem.weights
         self.rows = np.repeat(np.arange(self.geo.n), np.diff(self.geo.indptr))
         self.size = np.bincount(self.assign, minlength=self.k)
