@@ -30,7 +30,7 @@ from scipy.optimize import linprog
 from sklearn.cluster import KMeans
 
 from territory_geo.errors import InfeasibleBalanceError, TerritoryError
-from territory_geo.metrics import home_distance_km, plan_summary, territory_table
+from territory_geo.metrics import plan_summary, territory_table
 from territory_geo.plan import METRICS, Geography, Plan, split_named_accounts
 from territory_geo.settings import CapacitySettings, DISPLAY_CRS, EQUAL_AREA_CRS
 from territory_geo.units import Units
@@ -268,6 +268,13 @@ class TerritoryDesigner:
             baseline_plan, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
         self.runtime_s_ = time.perf_counter() - start
         self.problem_ = problem
+        return self
+
+    def raise_if_infeasible(self) -> TerritoryDesigner:
+        """For automation: raise :class:`InfeasibleBalanceError` (with the reason and numbers) unless the plan is
+        within tolerance; returns self otherwise."""
+        if self.status_ != "ok":
+            raise InfeasibleBalanceError(self.message_)
         return self
 
     # --- set-up --------------------------------------------------------------------------------------------------
@@ -983,8 +990,8 @@ def design(inputs: DesignInputs, scenario: Scenario | str = "evenness", **option
     return TerritoryDesigner(scenario, **options).fit(inputs)
 
 
-__all__ = ["COMPONENTS", "SCENARIOS", "DesignInputs", "InfeasibleBalanceError", "Scenario", "TerritoryDesigner",
-           "design", "home_distance_km", "pinned_accounts", "territory_id"]
+__all__ = ["COMPONENTS", "SCENARIOS", "DesignInputs", "Scenario", "TerritoryDesigner", "add_rep", "design",
+           "lp_lower_bound", "pinned_accounts", "prepare_inputs", "remove_rep", "territory_id"]
 
 
 def prepare_inputs(scored: pd.DataFrame, reps: pd.DataFrame, units: Units, locks: dict[str, str] | None = None,

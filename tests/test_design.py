@@ -11,7 +11,7 @@ import pytest
 
 from territory_geo import design, geocode
 from territory_geo.cli import main
-from territory_geo.errors import TerritoryError
+from territory_geo.errors import InfeasibleBalanceError, TerritoryError
 from territory_geo.plan import METRICS
 from tests.test_plan import grid_units
 
@@ -91,6 +91,8 @@ def test_a_zip_too_big_for_any_tolerance_is_reported_not_looped() -> None:
     assert result.status_ == "infeasible"
     assert "ZIP 00 alone holds" in result.message_ and "named accounts" in result.message_
     assert result.runtime_s_ < 15
+    with pytest.raises(InfeasibleBalanceError, match="ZIP 00 alone holds"):
+        result.raise_if_infeasible()
 
 
 def test_pinned_accounts_are_each_owners_top_by_arr() -> None:
