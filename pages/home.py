@@ -99,6 +99,10 @@ with saved_tab:
         if st.button("Open", key="home_open"):
             state.load(state.saved_inputs(int(choice)))
             st.rerun()
+        plans = store.list_plans(int(choice))
+        st.markdown(f"**Plans of dataset #{choice}** ({len(plans)})")
+        if len(plans):
+            st.dataframe(plans, hide_index=True, width="stretch")
     with st.expander("Audit log"):
         st.dataframe(store.audit_log(), hide_index=True, width="stretch")
 

@@ -84,6 +84,8 @@ def test_home_saves_and_reopens_a_dataset(app_env: Path) -> None:
 
     restarted = _run_home()  # a new session on the same store: the dataset is still there
     assert restarted.selectbox(key="home_open_choice").options == ["#1 Southeast FY27"]
+    shown_plans = next(d.value for d in restarted.dataframe if "rationale" in d.value.columns)  # the dataset's plans
+    assert shown_plans["name"].tolist() == ["Current ownership"]
     plans = Store(app_env).list_plans(1)  # with the current ownership saved as the baseline plan
     assert plans[["name", "status"]].values.tolist() == [["Current ownership", "baseline"]]
     assert len(Store(app_env).load_plan(int(plans["id"][0])).assignment) == 2590
