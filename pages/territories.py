@@ -80,13 +80,14 @@ if "region" in current.data.reps.data.columns and current.data.reps.data["region
 
 rep_of = dict(zip(problem.tids, problem.rep_ids, strict=True))
 c1, c2, c3 = st.columns(3)
-c1.download_button("assignment.csv", export.to_safe_csv(export.assignment_frame(result.plan_, rep_of)) or "",
+# exports are built only when clicked (the GeoJSON dissolves every ZIP of the plan)
+c1.download_button("assignment.csv", lambda: export.to_safe_csv(export.assignment_frame(result.plan_, rep_of)) or "",
                    file_name=f"assignment_{shown}.csv", mime="text/csv", key="terr_dl_assign")
 c2.download_button("territories.geojson",
-                   json.dumps(export.territories_geojson(current.units.table, result.plan_, result.table_)),
+                   lambda: json.dumps(export.territories_geojson(current.units.table, result.plan_, result.table_)),
                    file_name=f"territories_{shown}.geojson", mime="application/geo+json", key="terr_dl_geo")
-c3.download_button("metrics.json", json.dumps(export.design_metrics(result, {"seed": int(seed)}), indent=2,
-                                              default=str),
+c3.download_button("metrics.json", lambda: json.dumps(export.design_metrics(result, {"seed": int(seed)}), indent=2,
+                                                      default=str),
                    file_name=f"metrics_{shown}.json", mime="application/json", key="terr_dl_metrics")
 if st.button("Save this plan to the store", key="terr_save"):
     plan_id = state.save_plan(current, result, shown)

@@ -238,11 +238,16 @@ def start_page(title: str) -> Active:
     return current
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _design_inputs(key: str, _current: Active) -> design.DesignInputs:
+    assert _current.units is not None and _current.data.scored is not None and _current.data.reps is not None
+    return design.prepare_inputs(_current.data.scored.accounts, _current.data.reps.data, _current.units)
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _design(key: str, scenario: str, tolerance: float | None, pin_top_n: int, seed: int,
             _current: Active) -> design.TerritoryDesigner:
-    assert _current.units is not None and _current.data.scored is not None and _current.data.reps is not None
-    inputs = design.prepare_inputs(_current.data.scored.accounts, _current.data.reps.data, _current.units)
+    inputs = _design_inputs(key, _current)
     return design.TerritoryDesigner(scenario, tolerance=tolerance, seed=seed, pin_top_n=pin_top_n).fit(inputs)
 
 

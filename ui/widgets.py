@@ -55,7 +55,7 @@ def validation_report(data: Dataset) -> None:
         shown["value"] = shown["value"].astype("string")
         st.dataframe(shown, hide_index=True, width="stretch",
                      column_config={"row": st.column_config.NumberColumn("row", format="%d")})
-        st.download_button("Download the issue list (CSV)", export.to_safe_csv(shown) or "",
+        st.download_button("Download the issue list (CSV)", lambda: export.to_safe_csv(shown) or "",
                            file_name="validation_issues.csv", mime="text/csv")
     else:
         st.success("No problems found: every row is valid.")
@@ -63,7 +63,7 @@ def validation_report(data: Dataset) -> None:
         st.markdown(f"**Quarantined rows** ({len(quarantine):,}): fix them and upload again; the valid rows are "
                     "already in use.")
         st.dataframe(quarantine.astype("string"), hide_index=True, width="stretch")
-        st.download_button("Download quarantined rows (CSV)", export.to_safe_csv(quarantine) or "",
+        st.download_button("Download quarantined rows (CSV)", lambda: export.to_safe_csv(quarantine) or "",
                            file_name="quarantined_rows.csv", mime="text/csv")
 
 
