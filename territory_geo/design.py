@@ -32,6 +32,7 @@ from sklearn.cluster import KMeans
 from territory_geo.errors import InfeasibleBalanceError, TerritoryError
 from territory_geo.metrics import plan_summary, territory_table
 from territory_geo.plan import METRICS, Geography, Plan, split_named_accounts
+from territory_geo.polish import CompactnessPolish
 from territory_geo.settings import CapacitySettings, DISPLAY_CRS, EQUAL_AREA_CRS
 from territory_geo.units import Units
 
@@ -250,7 +251,7 @@ class TerritoryDesigner:
             assign = self._transport(problem)
         assign = np.where(problem.locked >= 0, problem.locked, assign)
         search = _LocalSearch(problem, assign, self.scenario, baseline=None if baseline_plan is None
-                              else baseline_plan.assignment, deadline=start + self.max_seconds)
+                              else baseline_plan.assignment, deadline=start + self.max_seconds, seed=self.seed)
         search.repair_contiguity()
         search.balance()
         search.polish()
@@ -538,8 +539,9 @@ class _LocalSearch:
     """Boundary moves on a working assignment (mutable; the result becomes a :class:`Plan`)."""
 
     def __init__(self, problem: _Problem, assign: np.ndarray, scenario: Scenario, baseline: np.ndarray | None,
-                 deadline: float) -> None:
+                 deadline: float, seed: int = 0) -> None:
         self.p = problem
+        self.seed = seed
         self.geo = problem.geo
         self.assign = assign.astype(np.int64).copy()
         self.scenario = scenario
@@ -592,22 +594,6 @@ class _LocalSearch:
         """Change of a's and b's perimeters if ``u`` moves from a to b (exact, from shared borders)."""
         pu = self.geo.perimeter[u]
         return -(pu - 2.0 * self._shared_with(u, a)), pu - 2.0 * self._shared_with(u, b)
-
-    def _pp_gain(self, u: int, a: int, b: int) -> float:
-        """Change of a's plus b's Polsby-Popper compactness if ``u`` moves from a to b."""
-        da, db = self._perimeter_change(u, a, b)
-        au = self.geo.area[u]
-
-        def pp(area: float, perim: float) -> float:
-            return 4 * np.pi * area / perim ** 2 if perim > 0 else 0.0
-
-        before = pp(self.area[a], self.perim[a]) + pp(self.area[b], self.perim[b])
-        after = pp(self.area[a] - au, self.perim[a] + da) + pp(self.area[b] + au, self.perim[b] + db)
-        return after - before
-
-    def pp(self) -> np.ndarray:
-        """Polsby-Popper compactness of every territory."""
-        return np.where(self.perim > 0, 4 * np.pi * self.area / np.maximum(self.perim, 1e-9) ** 2, 0.0)
 
     def _stays_connected(self, u: int, a: int) -> bool:
         """Whether territory ``a`` stays one piece without unit ``u``."""
@@ -933,37 +919,28 @@ class _LocalSearch:
         return [u for i, piece in enumerate(pieces) if i != main for u in piece
                 if self.p.locked[u] < 0]
 
-    def polish(self, rounds: int = 8) -> None:
-        """Compactness and proximity moves (Polsby-Popper gain, less distance to home) that keep both territories
-        within the balance goal."""
-        for _ in range(rounds):
-            improved = 0
-            units, nbr_t = self._boundary()
-            for u, b in zip(units.tolist(), nbr_t.tolist(), strict=True):
-                if time.perf_counter() > self.deadline:
-                    return
-                a = int(self.assign[u])
-                if a == b:
-                    continue
-                gain = self.scenario.compactness_weight * self._pp_gain(u, a, b)
-                closer = self.p.weight_u[u] * (self.p.dist[u, a] - self.p.dist[u, b]) / self.dist_scale
-                if gain + 0.01 * self.scenario.proximity_weight * closer <= 1e-9:
-                    continue
-                dev = self.deviations()
-                new_a = dev[a] - self._unit_measure(np.array([u]), a)[0]
-                new_b = dev[b] + self._unit_measure(np.array([u]), b)[0]
-                limit = max(self.goal, abs(dev[a]), abs(dev[b]))
-                if abs(new_a) > limit or abs(new_b) > limit:
-                    continue
-                if self._within_budget(u, a, b) and self._stays_connected(u, a):
-                    worst = max(self.goal, float(np.abs(dev).max()))
-                    self._move(u, b)
-                    if np.abs(self.deviations()).max() > worst + 1e-12:  # travel totals shift every territory
-                        self._move(u, a)
-                        continue
-                    improved += 1
-            if not improved:
-                return
+    def polish(self) -> None:
+        """Compactness: :class:`~territory_geo.polish.CompactnessPolish` (annealed flips and balance-neutral swaps)
+        within the balance goal and a distance budget, replayed through :meth:`_move`; travel totals shift with
+        every move, so the balance is checked exactly afterwards and restored if it drifted past the tolerance."""
+        if time.perf_counter() > self.deadline or self.k < 2:
+            return
+        before = float(np.abs(self.deviations()).max())
+        totals = self.comp_tally.sum(axis=0)
+        totals = np.where(totals > 0, totals, 1.0)
+        mu = np.einsum("ukc,c->uk", self.p.comp / totals, self.weights) / self.p.shares[None, :]
+        offset = ((self.p.fixed / totals) @ self.weights) / self.p.shares - 1.0
+        movable = self.p.locked < 0
+        if self.baseline is not None:  # min disruption: reshape only where no customer's ARR changes owner
+            movable &= self.p.unit_arr <= 0
+        polish = CompactnessPolish(self.geo, self.assign, mu, offset, self.goal, self.p.dist, self.geo.values[:, 0],
+                                   distance_budget=1.0 + 0.02 / max(self.scenario.proximity_weight, 1e-9),
+                                   movable=movable, seed=self.seed)
+        polish.run(self.deadline, steps=max(int(round(20 * self.scenario.compactness_weight)), 0))
+        for u in np.flatnonzero(polish.assign_ != self.assign).tolist():
+            self._move(u, int(polish.assign_[u]))
+        if np.abs(self.deviations()).max() > max(before, self.tol):
+            self.balance()
 
     def verdict(self) -> tuple[str, str]:
         dev = self.deviations()

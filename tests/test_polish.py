@@ -1,0 +1,146 @@
+"""Compactness polish: raises mean Polsby-Popper without breaking balance, contiguity, locks or the distance budget."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from territory_geo.plan import Geography, Plan
+from territory_geo.polish import CompactnessPolish
+from tests.test_plan import grid_units
+
+N = 8  # an 8 x 8 grid of 1 km cells, every cell worth the same
+
+
+def _comb_start() -> np.ndarray:
+    """Two territories split by a comb: left half vs right half, but with interlocking teeth along the middle.
+
+    Rows alternate which side owns columns 3 and 4, so the border zigzags; each side still holds 32 cells, and both
+    sides are one piece (each tooth hangs off its own half)."""
+    assign = np.zeros((N, N), dtype=np.int64)
+    assign[:, N // 2:] = 1
+    for r in range(N):
+        if r % 2 == 0:
+            assign[r, 3], assign[r, 4] = 1, 1  # territory 1 reaches left
+            assign[r, 2] = 0
+        else:
+            assign[r, 3], assign[r, 4] = 0, 0  # territory 0 reaches right
+    return assign.ravel()
+
+
+def _setup(assign: np.ndarray) -> tuple[Geography, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    geo = Geography.from_units(grid_units(n=N))
+    k = 2
+    counts = np.bincount(assign, minlength=k)
+    target = geo.n / k
+    mu = np.full((geo.n, k), 1.0 / target)  # each cell is 1/32 of a target
+    offset = np.full(k, -1.0)
+    homes = np.array([[1500.0, 4000.0], [6500.0, 4000.0]])
+    dist = np.hypot(geo.xy[:, None, 0] - homes[None, :, 0], geo.xy[:, None, 1] - homes[None, :, 1]) / 1000.0
+    assert (counts == target).all()
+    return geo, mu, offset, dist, np.ones(geo.n)
+
+
+def _deviation(assign: np.ndarray, mu: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    return offset + np.array([mu[assign == t, t].sum() for t in range(mu.shape[1])])
+
+
+def test_polish_straightens_a_zigzag_border_and_keeps_balance_and_contiguity() -> None:
+    start = _comb_start()
+    geo, mu, offset, dist, weight = _setup(start)
+    before = Plan(geo, start, ["A", "B"])
+    polish = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, distance_budget=1.10,
+                               seed=1).run(deadline=time.perf_counter() + 30)
+    after = Plan(geo, polish.assign_, ["A", "B"])
+    assert after.noncontiguous() == []
+    assert np.abs(_deviation(polish.assign_, mu, offset)).max() <= 0.05 + 1e-12
+    assert after.shape()["polsby_popper"].mean() > before.shape()["polsby_popper"].mean() + 0.05
+    assert polish.pp_mean() == pytest.approx(after.shape()["polsby_popper"].mean())  # its own tally is exact
+
+
+def test_polish_respects_frozen_units_and_the_distance_budget() -> None:
+    start = _comb_start()
+    geo, mu, offset, dist, weight = _setup(start)
+    frozen = np.zeros(geo.n, dtype=bool)
+    frozen[[3, 4, 11, 12]] = True  # the teeth of the first two rows
+    polish = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, distance_budget=1.0,
+                               movable=~frozen, seed=1).run(deadline=time.perf_counter() + 30)
+    assert (polish.assign_[frozen] == start[frozen]).all()
+    start_distance = (weight * dist[np.arange(geo.n), start]).sum()
+    end_distance = (weight * dist[np.arange(geo.n), polish.assign_]).sum()
+    assert end_distance <= start_distance + 1e-9
+
+
+def test_polish_is_deterministic_for_a_seed() -> None:
+    start = _comb_start()
+    geo, mu, offset, dist, weight = _setup(start)
+    runs = [CompactnessPolish(geo, start, mu, offset, 0.05, dist, weight, 1.1, seed=7)
+            .run(deadline=time.perf_counter() + 30).assign_ for _ in range(2)]
+    assert (runs[0] == runs[1]).all()
+
+
+def _cell_neighbours(c: int) -> list[int]:
+    r, col = divmod(c, N)
+    return [rr * N + cc for rr, cc in ((r - 1, col), (r + 1, col), (r, col - 1), (r, col + 1))
+            if 0 <= rr < N and 0 <= cc < N]
+
+
+def _grown(seed: int, k: int = 3) -> np.ndarray:
+    """A random contiguous start: k territories grown cell by cell from random seeds, each only ever taking a free
+    cell next to itself (so every territory is one piece); the smallest territory with room grows next."""
+    rng = np.random.default_rng(seed)
+    assign = np.full(N * N, -1, dtype=np.int64)
+    for t, cell in enumerate(rng.choice(N * N, size=k, replace=False)):
+        assign[cell] = t
+    while (assign < 0).any():
+        sizes = np.bincount(assign[assign >= 0], minlength=k)
+        for t in np.argsort(sizes, kind="stable").tolist():
+            room = [c for c in np.flatnonzero(assign < 0).tolist()
+                    if any(assign[v] == t for v in _cell_neighbours(c))]
+            if room:
+                assign[room[int(rng.integers(len(room)))]] = t
+                break
+    return assign
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_polish_keeps_random_contiguous_starts_contiguous_and_within_balance(seed: int) -> None:
+    start = _grown(seed)
+    geo = Geography.from_units(grid_units(n=N))
+    k = 3
+    mu = np.full((geo.n, k), k / geo.n)
+    offset = np.full(k, -1.0)
+    homes = geo.xy[[0, N - 1, N * N - 1]]
+    dist = np.hypot(geo.xy[:, None, 0] - homes[None, :, 0], geo.xy[:, None, 1] - homes[None, :, 1]) / 1000.0
+    assert Plan(geo, start, ["A", "B", "C"]).noncontiguous() == []
+    start_dev = np.abs(_deviation(start, mu, offset))
+    goal = 0.1
+    polish = CompactnessPolish(geo, start, mu, offset, goal=goal, dist=dist, weight=np.ones(geo.n),
+                               distance_budget=1.5, seed=seed).run(deadline=time.perf_counter() + 30)
+    after = Plan(geo, polish.assign_, ["A", "B", "C"])
+    assert after.noncontiguous() == []
+    dev = np.abs(_deviation(polish.assign_, mu, offset))
+    assert (dev <= np.maximum(goal, start_dev.max()) + 1e-12).all()
+    assert polish.pp_mean() == pytest.approx(after.shape()["polsby_popper"].mean())
+
+
+def test_stays_connected_knows_bridges_from_ordinary_cells() -> None:
+    """Territory 0 is a dumbbell: two 3 x 3 blocks (rows 0-2 and 5-7, columns 0-2) joined by a one-cell bridge in
+    column 1 (rows 3 and 4). Cells of a bridge cut it in two; a block's corner does not; and a cell whose
+    neighbours in its territory are not next to each other but meet a step further does not either."""
+    assign = np.ones(N * N, dtype=np.int64)
+    for r in (0, 1, 2, 5, 6, 7):
+        for c in (0, 1, 2):
+            assign[r * N + c] = 0
+    assign[3 * N + 1] = assign[4 * N + 1] = 0
+    geo = Geography.from_units(grid_units(n=N))
+    mu = np.zeros((geo.n, 2))
+    polish = CompactnessPolish(geo, assign, mu, np.zeros(2), 0.1, np.zeros((geo.n, 2)), np.ones(geo.n))
+    assert not polish.stays_connected(3 * N + 1, 0)  # the bridge
+    assert not polish.stays_connected(2 * N + 1, 0)  # where the bridge meets the top block's middle
+    assert polish.stays_connected(0, 0)  # a corner
+    # cell (3, 2) of territory 1 touches (4, 2) and (3, 3) of its own territory, which are not neighbours of each
+    # other: the local test fails and the search finds them joined through (4, 3)
+    assert polish.stays_connected(3 * N + 2, 1)
