@@ -372,7 +372,8 @@ class TerritoryDesigner:
         Cost is potential x squared distance: the LP then assigns by a power diagram (straight borders, convex
         cells), which keeps territories compact and nearly contiguous. Every unit carries a sliver of measure
         (1 % of the mean) so that units without potential are priced like the rest and follow the same borders
-        instead of scattering to the nearest home.
+        instead of scattering to the nearest home. Above :data:`_LP_MAX_PAIRS` unit x candidate pairs (national
+        scale) the variables come from the same LP solved on clusters of units first (:func:`_coarse_candidates`).
         """
         n, k = problem.geo.n, len(problem.tids)
         # travel depends on the assignment itself, so the LP balances the other components (renormalised) and the
@@ -383,87 +384,142 @@ class TerritoryDesigner:
         problem = replace(problem, weights=weights)
         measure = _measure(problem)
         sliver = 0.01 * measure.mean()
-        lp_measure = measure + sliver
         target = _targets(problem, measure) + problem.shares * sliver * n
-        dist2 = problem.dist ** 2
-        if n * min(k, 24) > _LP_MAX_PAIRS:  # national scale: the same power diagram, found by price iteration
-            return _power_diagram(problem, dist2, lp_measure, target, self.scenario.tolerance / 2)
+        tp = _Transport(dist=problem.dist, xy=problem.geo.xy, area=problem.geo.area, homes=problem.homes,
+                        weight=problem.weight_u, measure=measure + sliver, target=target,
+                        fixed=(problem.fixed / _norms(problem)) @ problem.weights, locked=problem.locked)
+        pairs = None if n * min(k, 24) <= _LP_MAX_PAIRS else _coarse_candidates(tp, problem.geo, self.seed)
+        labels = self._solve_lp(tp, pairs)
+        return self._kmeans(problem) if labels is None else labels
+
+    def _solve_lp(self, tp: _Transport, pairs: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray | None:
+        """Labels of the rounded transport LP with the centre re-solves, or None when no band up to 4x is feasible.
+
+        ``pairs`` restricts the variables to given (unit, rep) pairs (national scale); otherwise each unit's 24
+        nearest homes are tried first, then 64, then all (remote reps may need units farther away)."""
+        k = len(tp.homes)
+        band = self.scenario.tolerance / 2
+        dist2 = tp.dist ** 2
         x = None
-        for candidates in sorted({min(k, 24), min(k, 64), k}):  # remote reps may need units farther away
-            x = _solve_transport(problem, dist2 * problem.weight_u[:, None], lp_measure, target,
-                                 band=self.scenario.tolerance / 2, candidates=candidates,
-                                 widen=(1, 2, 4) if candidates == k else (1,))
+        tries: list[int | tuple[np.ndarray, np.ndarray]] = [pairs] if pairs is not None else \
+            sorted({min(k, 24), min(k, 64), k})
+        for candidates in tries:
+            x = _solve_transport(tp, dist2 * tp.weight[:, None], band=band, candidates=candidates,
+                                 widen=(1, 2, 4) if candidates is tries[-1] else (1,))
             if x is not None:
                 break
         if x is None:
-            return self._kmeans(problem)
+            return None
         for _ in range(self.centre_iterations):  # pull each territory's centre towards its own middle
             labels = np.asarray(x.argmax(axis=1)).ravel()
-            area = problem.geo.area
-            middle = np.array([np.average(problem.geo.xy[labels == t], axis=0, weights=area[labels == t])
-                               if (labels == t).any() else problem.homes[t] for t in range(k)])
-            centres = self.centre_blend * problem.homes + (1 - self.centre_blend) * middle
-            d2 = ((problem.geo.xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2) / 1e6
-            again = _solve_transport(problem, d2 * problem.weight_u[:, None], lp_measure, target,
-                                     band=self.scenario.tolerance / 2, candidates=candidates)
+            middle = np.array([np.average(tp.xy[labels == t], axis=0, weights=tp.area[labels == t])
+                               if (labels == t).any() else tp.homes[t] for t in range(k)])
+            centres = self.centre_blend * tp.homes + (1 - self.centre_blend) * middle
+            d2 = ((tp.xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2) / 1e6
+            again = _solve_transport(tp, d2 * tp.weight[:, None], band=band, candidates=candidates)
             if again is None:
                 break
             x = again
         return np.asarray(x.argmax(axis=1)).ravel().astype(np.int64)
 
 
-#: Above this many unit x candidate pairs the transport step uses :func:`_power_diagram` instead of the LP (HiGHS
-#: needed more than 5 minutes for 30,000 ZIPs x 24 candidate reps).
+#: Above this many unit x candidate pairs the transport LP is solved in two levels (:func:`_coarse_candidates`):
+#: HiGHS needed more than 5 minutes for 30,000 ZIPs x 24 candidate reps, and remote reps need more than 24.
 _LP_MAX_PAIRS = 250_000
 
+#: Clusters of the coarse level: 1,000 clusters x 200 reps solve in a few seconds.
+_COARSE_CLUSTERS = 1_000
 
-def _power_diagram(problem: _Problem, dist2: np.ndarray, measure: np.ndarray, target: np.ndarray, band: float,
-                   iterations: int = 400) -> np.ndarray:
-    """Labels of the power diagram that balances the measure: each unit goes to argmin_k (d²_uk − price_k), and
-    prices rise for territories below target and fall for those above (the LP's duals, found by iteration).
 
-    With the LP's cost (measure-proportional weight x squared distance) its rounded solution is such a diagram, so
-    this reaches the same kind of partition at national scale in seconds; it returns the best-balanced labels seen.
+@dataclass
+class _Transport:
+    """Arrays of one transport problem (the whole geography, or a region of it).
+
+    Attributes
+    ----------
+    dist
+        ``n x K`` km from each unit to each rep's home.
+    xy, area, homes
+        Unit centroids (m), unit areas (m²), rep homes (m).
+    weight
+        Proximity weight of each unit (potential + a sliver).
+    measure
+        ``n x K`` balance measure of each unit for each rep.
+    target, fixed
+        Each territory's target in the measure, and the part of it that named accounts already supply.
+    locked
+        Rep position a unit is locked to, or -1.
     """
-    n, k = problem.geo.n, len(problem.tids)
-    cand = np.argsort(problem.dist, axis=1, kind="stable")[:, :min(k, 32)]
-    d2 = np.take_along_axis(dist2, cand, axis=1)
-    m = np.take_along_axis(measure, cand, axis=1)
-    locked = problem.locked
-    fixed_part = (problem.fixed / _norms(problem)) @ problem.weights
-    need = np.maximum(target - fixed_part, 1e-12)
-    price = np.zeros(k)
-    step = float(np.median(d2[:, 0])) + 1.0
-    best, best_dev = None, np.inf
-    rows = np.arange(n)
-    for _ in range(iterations):
-        pick = np.argmin(d2 - price[cand], axis=1)
-        labels = cand[rows, pick]
-        labels = np.where(locked >= 0, locked, labels)
-        load = np.bincount(labels, weights=m[rows, pick], minlength=k)
-        dev = load / need - 1.0
-        worst = float(np.abs(dev).max())
-        if worst < best_dev:
-            best, best_dev = labels.copy(), worst
-        if worst <= band:
-            break
-        price -= step * np.clip(dev, -1.0, 1.0)
-        step *= 0.985
-    return best if best is not None else np.argmin(problem.dist, axis=1).astype(np.int64)
+
+    dist: np.ndarray
+    xy: np.ndarray
+    area: np.ndarray
+    homes: np.ndarray
+    weight: np.ndarray
+    measure: np.ndarray
+    target: np.ndarray
+    fixed: np.ndarray
+    locked: np.ndarray
 
 
-def _solve_transport(problem: _Problem, cost: np.ndarray, measure: np.ndarray, target: np.ndarray, band: float,
-                     candidates: int, widen: tuple[float, ...] = (1, 2, 4)) -> sparse.csr_matrix | None:
+def _coarse_candidates(tp: _Transport, geo: Geography, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate (unit, rep) pairs for a national-scale transport LP, from the same LP on clusters of units.
+
+    Units are grouped into :data:`_COARSE_CLUSTERS` clusters (k-means on centroids, weighted by proximity weight);
+    the LP with every rep is solved on the clusters, and each unit may then go to any rep that its own cluster or a
+    neighbouring unit's cluster uses (plus its lock and its nearest home). The fine LP on these few pairs per unit
+    keeps the coarse solution's reach (remote reps get the far units they need) at a fraction of the variables.
+    """
+    from sklearn.cluster import MiniBatchKMeans
+
+    n, k = tp.dist.shape
+    c = min(_COARSE_CLUSTERS, n)
+    label = MiniBatchKMeans(c, random_state=seed, n_init=1, batch_size=4096).fit(
+        tp.xy, sample_weight=tp.weight).labels_
+    weight = np.bincount(label, weights=tp.weight, minlength=c)
+    centre = np.column_stack([np.bincount(label, weights=tp.weight * tp.xy[:, i], minlength=c)
+                              for i in range(2)]) / np.maximum(weight, 1e-300)[:, None]
+    home_d = np.hypot(centre[:, None, 0] - tp.homes[None, :, 0], centre[:, None, 1] - tp.homes[None, :, 1]) / 1000
+    measure = np.column_stack([np.bincount(label, weights=tp.measure[:, r], minlength=c) for r in range(k)])
+    locked = np.full(c, -1, dtype=np.int64)  # a cluster holding a locked unit is not locked as a whole
+    coarse = _Transport(dist=home_d, xy=centre, area=np.bincount(label, weights=tp.area, minlength=c),
+                        homes=tp.homes, weight=weight, measure=measure, target=tp.target, fixed=tp.fixed,
+                        locked=locked)
+    x = _solve_transport(coarse, weight[:, None] * home_d ** 2, band=0.0125, candidates=k, widen=(1, 2, 4, 8))
+    if x is None:
+        used = [np.argsort(home_d[i])[:8] for i in range(c)]
+    else:
+        x = x.tocsr()
+        used = [x.indices[x.indptr[i]:x.indptr[i + 1]][x.data[x.indptr[i]:x.indptr[i + 1]] > 1e-9]
+                for i in range(c)]
+    rows = np.repeat(np.arange(n), np.diff(geo.indptr))
+    touch = np.unique(np.concatenate([np.column_stack([np.arange(n), label]),
+                                      np.column_stack([rows, label[geo.indices]])]), axis=0)
+    pair_rows = [np.full(len(used[cl]), u) for u, cl in touch.tolist()]
+    pair_cols = [used[cl] for _, cl in touch.tolist()]
+    nearest = np.argmin(tp.dist, axis=1)
+    unit = np.concatenate([*pair_rows, np.arange(n), np.flatnonzero(tp.locked >= 0)])
+    rep = np.concatenate([*pair_cols, nearest, tp.locked[tp.locked >= 0]]).astype(np.int64)
+    pairs = np.unique(np.column_stack([unit, rep]), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _solve_transport(tp: _Transport, cost: np.ndarray, band: float, candidates: int | tuple[np.ndarray, np.ndarray],
+                     widen: tuple[float, ...] = (1, 2, 4)) -> sparse.csr_matrix | None:
     """min Σ cost·x  s.t. every unit fully assigned, each territory's measure within ``band`` of its target.
 
-    Only each unit's ``candidates`` nearest homes (and its lock) are variables. The band is widened by the factors
-    in ``widen`` while infeasible; returns the fractional assignment (n x K) or None.
+    The variables are each unit's ``candidates`` nearest homes, or the given (unit, rep) pairs, plus each unit's
+    lock. The band is widened by the factors in ``widen`` while infeasible; returns the fractional assignment
+    (n x K) or None.
     """
-    n, k = problem.geo.n, len(problem.tids)
-    order = np.argsort(problem.dist, axis=1, kind="stable")[:, :candidates]
-    rows = np.repeat(np.arange(n), order.shape[1])
-    cols = order.ravel()
-    locked = problem.locked
+    n, k = tp.dist.shape
+    if isinstance(candidates, tuple):
+        rows, cols = candidates
+    else:
+        order = np.argsort(tp.dist, axis=1, kind="stable")[:, :candidates]
+        rows = np.repeat(np.arange(n), order.shape[1])
+        cols = order.ravel()
+    locked = tp.locked
     keep = (locked[rows] < 0) | (cols == locked[rows])
     rows, cols = rows[keep], cols[keep]
     missing = np.flatnonzero((locked >= 0) & ~np.isin(np.arange(n), rows[cols == locked[rows]]))
@@ -473,10 +529,9 @@ def _solve_transport(problem: _Problem, cost: np.ndarray, measure: np.ndarray, t
     c = cost[rows, cols]
     c = c / max(float(np.abs(c).mean()), 1e-300)  # well-scaled for HiGHS (raw km² x $ reach 1e11)
     a_unit = sparse.csr_matrix((np.ones(m), (rows, np.arange(m))), shape=(n, m))
-    fixed_part = (problem.fixed / _norms(problem)) @ problem.weights
-    need = np.maximum(target - fixed_part, 1e-12)  # what geography must supply; rows scaled to 1 for HiGHS
-    a_terr = sparse.csr_matrix((measure[rows, cols] / need[cols], (cols, np.arange(m))), shape=(k, m))
-    share = target / need
+    need = np.maximum(tp.target - tp.fixed, 1e-12)  # what geography must supply; rows scaled to 1 for HiGHS
+    a_terr = sparse.csr_matrix((tp.measure[rows, cols] / need[cols], (cols, np.arange(m))), shape=(k, m))
+    share = tp.target / need
     for factor in widen:
         b = band * factor
         if b == 0:
@@ -505,12 +560,12 @@ def lp_lower_bound(problem: _Problem) -> float:
     k = len(problem.tids)
     fixed = problem.fixed[:, 0]
     total = pot.sum() + fixed.sum()
-    measure = np.repeat(pot[:, None], k, axis=1)
-    shim = replace(problem, fixed=np.zeros_like(problem.fixed))
     if problem.geo.n * k > _FULL_BOUND_VARIABLES:
         return float("nan")  # not computed at national scale (the LP alone takes longer than the design)
-    x = _solve_transport(shim, problem.dist * pot[:, None], measure, problem.shares * total - fixed, band=0.0,
-                         candidates=k)
+    tp = _Transport(dist=problem.dist, xy=problem.geo.xy, area=problem.geo.area, homes=problem.homes,
+                    weight=pot, measure=np.repeat(pot[:, None], k, axis=1), target=problem.shares * total - fixed,
+                    fixed=np.zeros(k), locked=problem.locked)
+    x = _solve_transport(tp, problem.dist * pot[:, None], band=0.0, candidates=k)
     if x is None:
         return float("nan")
     return float(x.multiply(problem.dist).multiply(pot[:, None]).sum() / max(pot.sum(), 1e-12))
@@ -756,11 +811,16 @@ class _LocalSearch:
             if not pairs:
                 return
             moved = False
+            touched: set[int] = set()  # one move per territory per round: the boundary arrays stay valid
             for a, b in pairs[:16]:
+                if a in touched or b in touched:
+                    continue
                 if (self._best_move(a, b, units, src, nbr_t, dev) or self._transfer_slice(a, b, dev)
                         or self._best_swap(a, b, units, src, nbr_t, dev)):
                     moved = True
-                    break
+                    touched.update((a, b))
+                    dev = self.deviations()
+                    continue
                 blocked.add((a, b))
             if moved:
                 blocked.clear()
@@ -919,13 +979,9 @@ class _LocalSearch:
         return [u for i, piece in enumerate(pieces) if i != main for u in piece
                 if self.p.locked[u] < 0]
 
-    def polish(self) -> None:
-        """Compactness: :class:`~territory_geo.polish.CompactnessPolish` (annealed flips and balance-neutral swaps)
-        within the balance goal and a distance budget, replayed through :meth:`_move`; travel totals shift with
-        every move, so the balance is checked exactly afterwards and restored if it drifted past the tolerance."""
-        if time.perf_counter() > self.deadline or self.k < 2:
-            return
-        before = float(np.abs(self.deviations()).max())
+    def _border_search(self) -> CompactnessPolish:
+        """The fast border search (:mod:`territory_geo.polish`) set up on the current assignment: each unit's share
+        of each target (with today's travel totals), the goal, the distance budget and the units it may move."""
         totals = self.comp_tally.sum(axis=0)
         totals = np.where(totals > 0, totals, 1.0)
         mu = np.einsum("ukc,c->uk", self.p.comp / totals, self.weights) / self.p.shares[None, :]
@@ -933,12 +989,25 @@ class _LocalSearch:
         movable = self.p.locked < 0
         if self.baseline is not None:  # min disruption: reshape only where no customer's ARR changes owner
             movable &= self.p.unit_arr <= 0
-        polish = CompactnessPolish(self.geo, self.assign, mu, offset, self.goal, self.p.dist, self.geo.values[:, 0],
-                                   distance_budget=1.0 + 0.02 / max(self.scenario.proximity_weight, 1e-9),
-                                   movable=movable, seed=self.seed)
-        polish.run(self.deadline, steps=max(int(round(20 * self.scenario.compactness_weight)), 0))
-        for u in np.flatnonzero(polish.assign_ != self.assign).tolist():
-            self._move(u, int(polish.assign_[u]))
+        return CompactnessPolish(self.geo, self.assign, mu, offset, self.goal, self.p.dist, self.geo.values[:, 0],
+                                 distance_budget=1.0 + 0.02 / max(self.scenario.proximity_weight, 1e-9),
+                                 movable=movable, seed=self.seed)
+
+    def _adopt(self, assign: np.ndarray) -> None:
+        """Replay another assignment through :meth:`_move` (tallies, perimeters and disruption stay exact)."""
+        for u in np.flatnonzero(assign != self.assign).tolist():
+            self._move(u, int(assign[u]))
+
+    def polish(self) -> None:
+        """Compactness: :class:`~territory_geo.polish.CompactnessPolish` (annealed flips and balance-neutral swaps)
+        within the balance goal and a distance budget, replayed through :meth:`_move`; travel totals shift with
+        every move, so the balance is checked exactly afterwards and restored if it drifted past the tolerance."""
+        if time.perf_counter() > self.deadline or self.k < 2:
+            return
+        before = float(np.abs(self.deviations()).max())
+        search = self._border_search()
+        search.run(self.deadline, steps=max(int(round(20 * self.scenario.compactness_weight)), 0))
+        self._adopt(search.assign_)
         if np.abs(self.deviations()).max() > max(before, self.tol):
             self.balance()
 

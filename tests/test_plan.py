@@ -15,6 +15,7 @@ from territory_geo.plan import METRICS, Geography, Plan, split_named_accounts
 
 def grid_units(n: int = 3, size: float = 1000.0) -> units.Units:
     """An n x n grid of square ZIP units (1 km cells); unit (r, c) is ZIP f"{r}{c}", potential r*n+c+1."""
+    assert n <= 10, "cell names f'{r}{c}' are unique only up to a 10 x 10 grid"
     cells, zips = [], []
     for r in range(n):
         for c in range(n):
