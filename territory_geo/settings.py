@@ -112,6 +112,73 @@ class CapacitySettings:
         return "ramped"
 
 
+#: US default speeds (km/h) per OSM highway class, used where an edge has no usable ``maxspeed`` tag: typical
+#: posted limits (mph) converted - motorway 65, trunk 55, primary 45, secondary 40, tertiary 35, unclassified 30,
+#: residential 25, living street / service 15; links 10-20 mph below their road.
+US_HIGHWAY_SPEEDS_KMH: dict[str, float] = {
+    "motorway": 105.0, "motorway_link": 72.0, "trunk": 89.0, "trunk_link": 64.0, "primary": 72.0,
+    "primary_link": 56.0, "secondary": 64.0, "secondary_link": 48.0, "tertiary": 56.0, "tertiary_link": 40.0,
+    "unclassified": 48.0, "residential": 40.0, "living_street": 24.0, "service": 24.0, "road": 48.0,
+}
+
+#: Overpass filter for state-scale downloads: drivable roads down to tertiary (local streets left out; the
+#: off-network access leg covers the last kilometre).
+STATE_HIGHWAY_FILTER: str = ('["highway"~"motorway|motorway_link|trunk|trunk_link|primary|primary_link|secondary|'
+                             'secondary_link|tertiary|tertiary_link"]["access"!~"private|no"]')
+
+
+@dataclass(frozen=True)
+class DriveTimeSettings:
+    """Road speeds, the crow-fly estimate, and the drive-hours model.
+
+    Domain: travel should stay under 25 % of a rep's time; more than 30 hours a month of driving is the red flag
+    that says split the territory or move it inside; touchpoints a year by tier come from :class:`ScoringSettings`.
+
+    Attributes
+    ----------
+    highway_speeds_kmh, fallback_speed_kmh
+        Speed per OSM highway class where ``maxspeed`` is missing, and for unknown classes.
+    access_speed_kmh
+        Speed of the off-network leg from a point (home, ZIP centroid, account) to its nearest road node.
+    max_snap_km
+        A point farther than this from the road graph is outside its coverage: its figures come from the estimate.
+    circuity, speed_kmh
+        The crow-fly estimate per urban / suburban / rural class: minutes = km x circuity / speed x 60. Defaults
+        are typical US values until a road graph calibrates them.
+    in_person_share
+        Share of touchpoints that are in-person visits (the rest are calls and email).
+    meeting_hours
+        Hours on site per visit.
+    working_hours_month
+        Working hours in a month (40 h x 52 / 12 = 173).
+    travel_share_target, red_flag_hours_month
+        Travel share of the working month to stay under, and monthly driving hours that raise the red flag.
+    """
+
+    highway_speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(US_HIGHWAY_SPEEDS_KMH))
+    fallback_speed_kmh: float = 48.0
+    access_speed_kmh: float = 20.0
+    max_snap_km: float = 10.0
+    circuity: dict[str, float] = field(default_factory=lambda: {"urban": 1.35, "suburban": 1.3, "rural": 1.25})
+    speed_kmh: dict[str, float] = field(default_factory=lambda: {"urban": 35.0, "suburban": 55.0, "rural": 75.0})
+    in_person_share: float = 0.5
+    meeting_hours: float = 1.0
+    working_hours_month: float = 40.0 * 52 / 12
+    travel_share_target: float = 0.25
+    red_flag_hours_month: float = 30.0
+
+
+def graph_cache_dir() -> Path:
+    """Folder of downloaded road graphs (GraphML): ``$TERRITORY_GEO_GRAPH_CACHE`` or ``.territory_geo/graphs``."""
+    return Path(os.environ.get("TERRITORY_GEO_GRAPH_CACHE", ".territory_geo/graphs"))
+
+
+def dask_scheduler() -> str | None:
+    """Address of a Dask scheduler for drive-time matrices (``$TERRITORY_GEO_DASK_SCHEDULER``, e.g.
+    ``tcp://10.0.0.5:8786``); None means a LocalCluster on this machine."""
+    return os.environ.get("TERRITORY_GEO_DASK_SCHEDULER") or None
+
+
 #: Urban / suburban / rural class of a ZIP area by its land area (km^2). ZIP areas are drawn around roughly equal
 #: delivery populations, so a small area means a dense place.
 URBAN_MAX_KM2: float = 60.0

@@ -21,7 +21,7 @@ import pandas as pd
 
 from territory_geo.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: drive_matrices
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL);
@@ -50,6 +50,12 @@ CREATE TABLE IF NOT EXISTS plan_assignments (
     zip TEXT NOT NULL,
     territory_id TEXT NOT NULL,
     PRIMARY KEY (plan_id, zip)
+);
+CREATE TABLE IF NOT EXISTS drive_matrices (
+    key TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    matrix BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -134,6 +140,8 @@ class Store:
             row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = row[0] if row else None
             if current is None:
+                con.execute("INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, _now()))
+            elif current < SCHEMA_VERSION:  # the CREATE ... IF NOT EXISTS above added the new tables
                 con.execute("INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, _now()))
             elif current > SCHEMA_VERSION:
                 msg = (f"The store at {self.path} has schema version {current}, newer than this workbench "
@@ -249,6 +257,20 @@ class Store:
         return PlanRecord(id=row[0], dataset_id=row[1], parent_id=row[2], name=row[3], author=row[4],
                           created_at=row[5], rationale=row[6], status=row[7], assignment=assignment,
                           meta=json.loads(row[8]))
+
+    # drive-time matrices ----------------------------------------------------------------------------------------
+
+    def save_matrix(self, key: str, matrix: pd.DataFrame, meta: Mapping[str, Any] | None = None) -> None:
+        """Cache a drive-time matrix under ``key`` (a digest of the dataset, the graph and the targets)."""
+        with self._connect() as con:
+            con.execute("INSERT OR REPLACE INTO drive_matrices (key, created_at, meta, matrix) VALUES (?, ?, ?, ?)",
+                        (key, _now(), json.dumps(dict(meta or {}), default=str), _to_parquet(matrix)))
+
+    def load_matrix(self, key: str) -> tuple[pd.DataFrame, dict[str, Any]] | None:
+        """A cached drive-time matrix and its metadata, or None."""
+        with self._connect() as con:
+            row = con.execute("SELECT matrix, meta FROM drive_matrices WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (_from_parquet(row[0]), json.loads(row[1]))
 
     # audit ------------------------------------------------------------------------------------------------------
 

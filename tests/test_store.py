@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pandas as pd
@@ -31,17 +32,17 @@ def test_file_store_uses_wal_and_records_the_schema_version(store_path):
     s = store.Store(store_path)
     assert store_path.exists()  # parent folders are created
     assert s.journal_mode() == "wal"
-    assert s.schema_version() == store.SCHEMA_VERSION == 1
+    assert s.schema_version() == store.SCHEMA_VERSION == 2
     with sqlite3.connect(store_path) as con:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"schema_version", "datasets", "plans", "plan_assignments", "audit_log"} <= tables
+    assert {"schema_version", "datasets", "plans", "plan_assignments", "audit_log", "drive_matrices"} <= tables
 
 
 def test_memory_store_is_not_wal():
     s = store.Store(":memory:")
     assert s.journal_mode() == "memory"
-    assert s.schema_version() == 1
+    assert s.schema_version() == 2
 
 
 def test_dataset_round_trip(store_path, accounts, reps):
@@ -123,7 +124,7 @@ def test_store_survives_reopening_the_same_path(store_path, accounts):
     plan_id = first.save_plan(dataset_id, {"30303": "T1"}, "kept plan")
     del first
     again = store.Store(store_path)
-    assert again.schema_version() == 1
+    assert again.schema_version() == 2
     with sqlite3.connect(store_path) as con:
         assert con.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1  # not re-inserted
     assert again.list_datasets()["name"].tolist() == ["kept"]
@@ -136,7 +137,7 @@ def test_newer_schema_version_is_refused(store_path):
     store.Store(store_path)
     with sqlite3.connect(store_path) as con:
         con.execute("INSERT INTO schema_version VALUES (?, ?)", (store.SCHEMA_VERSION + 1, "2030-01-01"))
-    with pytest.raises(StoreError, match=r"has schema version 2, newer than this workbench \(1\)"):
+    with pytest.raises(StoreError, match=r"has schema version 3, newer than this workbench \(2\)"):
         store.Store(store_path)
 
 
@@ -157,3 +158,30 @@ def test_deleting_a_dataset_cascades_to_its_plans(store_path, accounts):
         con.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
         assert con.execute("SELECT COUNT(*) FROM plan_assignments").fetchone()[0] == 0
     assert s.list_plans(dataset_id).empty
+
+
+def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_data(store_path):
+    """A store written before drive-time matrices existed: opening it adds the table and records version 2."""
+    v1_schema = re.sub(r"CREATE TABLE IF NOT EXISTS drive_matrices \(.*?\);", "", store._SCHEMA, flags=re.S)
+    assert "drive_matrices" not in v1_schema
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(store_path) as con:
+        con.executescript(v1_schema)
+        con.execute("INSERT INTO schema_version VALUES (1, '2026-11-01T00:00:00+00:00')")
+        con.execute("INSERT INTO datasets (name, created_at, author, accounts) VALUES ('from v1', 'then', 'a', x'00')")
+    upgraded = store.Store(store_path)
+    assert upgraded.schema_version() == 2
+    assert upgraded.list_datasets()["name"].tolist() == ["from v1"]
+    assert upgraded.load_matrix("missing") is None
+
+
+def test_drive_matrix_round_trip(store_path):
+    s = store.Store(store_path)
+    frame = pd.DataFrame({"rep_id": ["R1", "R1"], "target_id": ["30303", "30305"], "minutes": [12.5, 31.0],
+                          "source": ["graph", "estimated"]})
+    s.save_matrix("k1", frame, {"graph": "georgia.osm.pbf", "fingerprint": "abc"})
+    loaded, meta = store.Store(store_path).load_matrix("k1")
+    pd.testing.assert_frame_equal(loaded, frame, check_dtype=False)
+    assert meta == {"graph": "georgia.osm.pbf", "fingerprint": "abc"}
+    s.save_matrix("k1", frame.iloc[:1], {})  # replaced, not duplicated
+    assert len(s.load_matrix("k1")[0]) == 1

@@ -1,0 +1,601 @@
+"""Drive time: OSM road graphs, travel-time matrices, drive hours, and an honest estimate when there is no graph.
+
+* **Road graphs** come from a file the user points to (``.osm`` / ``.osm.xml`` through osmnx's XML reader,
+  ``.osm.pbf`` through pyrosm, ``.graphml``) or, when the machine is online, from an osmnx download of the data's
+  area, cached as GraphML so it is fetched once. Being offline is detected in about two seconds
+  (:func:`is_online`), never by letting an Overpass request hang.
+* Edge speeds come from ``maxspeed`` tags with US per-class defaults where a tag is missing
+  (:data:`~territory_geo.settings.US_HIGHWAY_SPEEDS_KMH`); the largest strongly connected component is kept; points
+  (rep homes, ZIP centroids, accounts) snap to their nearest node and pay an off-network leg at a slow access speed.
+* **Matrices**: the graph is held once as a sparse CSR matrix of travel seconds, and one multi-source
+  ``scipy.sparse.csgraph.dijkstra`` call per chunk of sources gives every source's row. :func:`source_row` is the
+  same computation for one source as a pure function of (graph, source), which :func:`travel_minutes_dask` maps
+  over a Dask cluster for national field forces.
+* **Estimate**: crow-fly distance x circuity / speed with factors per urban / suburban / rural class
+  (:class:`Estimate`); with a graph loaded, :func:`calibrate` fits the factors from it and reports the median error.
+  Every figure from the estimate carries ``source = "estimated"``.
+* **Drive hours**: visits a year (touchpoints x the in-person share) x the round trip from the rep's home ÷ 12, plus
+  meeting time, as a share of the working month against the 25 % target and the 30 h/month red flag
+  (:func:`drive_hours`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from territory_geo.errors import DriveTimeUnavailableError, InputFileError
+from territory_geo.settings import STATE_HIGHWAY_FILTER, DriveTimeSettings, graph_cache_dir
+
+#: Area classes of the estimate.
+CLASSES: tuple[str, ...] = ("urban", "suburban", "rural")
+
+#: File suffixes :func:`read_graph` understands.
+GRAPH_SUFFIXES: tuple[str, ...] = (".osm", ".osm.xml", ".xml", ".osm.pbf", ".pbf", ".graphml")
+
+#: Sources of a figure: a road graph, or the crow-fly estimate.
+GRAPH, ESTIMATED = "graph", "estimated"
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+# --- road graphs ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class RoadGraph:
+    """A drivable road graph ready for matrices: one strongly connected component with travel times.
+
+    Attributes
+    ----------
+    graph
+        The osmnx-style MultiDiGraph (edges carry ``speed_kph`` and ``travel_time`` in seconds). Shared: treat it as
+        read-only.
+    source
+        Where it came from (file name, or the cached download).
+    node_ids
+        OSM node ids; position ``i`` is node ``i`` in every array here.
+    lonlat
+        Node coordinates (WGS 84 lon, lat).
+    seconds, metres
+        ``N x N`` CSR matrices of the fastest edge's travel time and the shortest edge's length between nodes.
+    """
+
+    graph: nx.MultiDiGraph
+    source: str
+    node_ids: np.ndarray
+    lonlat: np.ndarray
+    seconds: sparse.csr_matrix
+    metres: sparse.csr_matrix
+    _origin: tuple[float, float] = field(repr=False)
+    _tree: cKDTree = field(repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.node_ids)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of directed node pairs joined by an edge."""
+        return int(self.seconds.nnz)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the graph's structure and travel times (cache key of matrices)."""
+        digest = hashlib.sha256()
+        for array in (self.node_ids, self.seconds.indptr, self.seconds.indices, np.round(self.seconds.data, 3)):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()[:20]
+
+    def project(self, lonlat: np.ndarray) -> np.ndarray:
+        """Local metric coordinates (m; an equirectangular projection about the graph's centre, exact enough for
+        snapping and access legs)."""
+        lon0, lat0 = self._origin
+        lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+        k = np.pi / 180.0 * EARTH_RADIUS_KM * 1000.0
+        return np.column_stack([(lonlat[:, 0] - lon0) * k * np.cos(np.radians(lat0)), (lonlat[:, 1] - lat0) * k])
+
+    def snap(self, lonlat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest node of each point, and the crow-fly metres of the off-network leg to it."""
+        metres, nodes = self._tree.query(self.project(lonlat))
+        return np.asarray(nodes, dtype=np.int64), np.asarray(metres, dtype=float)
+
+
+def _edge_matrix(pos: dict[Any, int], graph: nx.MultiDiGraph, attribute: str) -> sparse.csr_matrix:
+    """CSR of an edge attribute, the minimum over parallel edges (self-loops dropped)."""
+    u, v, w = [], [], []
+    for a, b, value in graph.edges(data=attribute):
+        if a != b and value is not None:
+            u.append(pos[a])
+            v.append(pos[b])
+            w.append(float(value))
+    frame = pd.DataFrame({"u": u, "v": v, "w": np.maximum(w, 1e-6)})  # csgraph: a stored 0 must not vanish
+    frame = frame.sort_values(["u", "v", "w"]).drop_duplicates(["u", "v"])
+    n = len(pos)
+    return sparse.csr_matrix((frame["w"].to_numpy(), (frame["u"].to_numpy(), frame["v"].to_numpy())), shape=(n, n))
+
+
+def prepare_graph(graph: nx.MultiDiGraph, source: str, settings: DriveTimeSettings | None = None) -> RoadGraph:
+    """Add speeds and travel times (osmnx), keep the largest strongly connected component, build the matrices."""
+    import osmnx as ox
+
+    settings = settings or DriveTimeSettings()
+    if graph.number_of_edges() == 0:
+        msg = f"The road graph from {source} has no drivable roads."
+        raise DriveTimeUnavailableError(msg)
+    graph = ox.routing.add_edge_speeds(graph, hwy_speeds=settings.highway_speeds_kmh,
+                                       fallback=settings.fallback_speed_kmh)
+    graph = ox.routing.add_edge_travel_times(graph)
+    graph = ox.truncate.largest_component(graph, strongly=True)
+    node_ids = np.array(list(graph.nodes), dtype=np.int64)
+    pos = {node: i for i, node in enumerate(graph.nodes)}
+    lonlat = np.array([[float(d["x"]), float(d["y"])] for _, d in graph.nodes(data=True)])
+    origin = (float(np.median(lonlat[:, 0])), float(np.median(lonlat[:, 1])))
+    road = RoadGraph(graph=graph, source=source, node_ids=node_ids, lonlat=lonlat,
+                     seconds=_edge_matrix(pos, graph, "travel_time"), metres=_edge_matrix(pos, graph, "length"),
+                     _origin=origin, _tree=cKDTree(np.zeros((1, 2))))
+    object.__setattr__(road, "_tree", cKDTree(road.project(lonlat)))
+    return road
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in sorted(GRAPH_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix.lower()
+
+
+def read_graph(path: str | Path, settings: DriveTimeSettings | None = None) -> RoadGraph:
+    """A road graph from a file: ``.osm`` / ``.osm.xml`` (osmnx), ``.osm.pbf`` (pyrosm, drivable network) or
+    ``.graphml`` (osmnx, e.g. a cached download)."""
+    path = Path(path)
+    if not path.exists():
+        msg = f"Road graph file not found: {path}."
+        raise InputFileError(msg)
+    suffix = _suffix(path)
+    try:
+        graph = _read_by_suffix(path, suffix)
+    except (InputFileError, DriveTimeUnavailableError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - readers raise many kinds; the user needs the file and the reason
+        msg = f"{path.name}: could not be read as a road graph ({type(exc).__name__}: {exc})."
+        raise InputFileError(msg) from exc
+    return prepare_graph(graph, path.name, settings)
+
+
+def _read_by_suffix(path: Path, suffix: str) -> nx.MultiDiGraph:
+    import osmnx as ox
+
+    if suffix in (".osm", ".osm.xml", ".xml"):
+        return ox.graph_from_xml(path, simplify=True, retain_all=False)
+    if suffix == ".graphml":
+        return ox.load_graphml(path)
+    if suffix in (".osm.pbf", ".pbf"):
+        import pyrosm
+
+        osm = pyrosm.OSM(str(path))
+        found = osm.get_network(network_type="driving", nodes=True)
+        if found is None or found[1] is None or len(found[1]) == 0:
+            msg = f"{path.name} holds no drivable roads."
+            raise DriveTimeUnavailableError(msg)
+        nodes, edges = found
+        return osm.to_graph(nodes, edges, graph_type="networkx", osmnx_compatible=True)
+    msg = f"{path.name}: unknown road graph format; use one of {', '.join(GRAPH_SUFFIXES)}."
+    raise InputFileError(msg)
+
+
+def is_online(host: str = "overpass-api.de", port: int = 443, timeout: float = 2.0) -> bool:
+    """Whether the Overpass API answers a TCP connection within ``timeout`` seconds (offline: False, quickly)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def data_area(lonlat: np.ndarray, buffer_km: float = 10.0) -> Any:
+    """The area to download roads for: the convex hull of the points, grown by ``buffer_km`` (lon/lat polygon)."""
+    import geopandas as gpd
+    import shapely
+
+    points = gpd.GeoSeries(gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs="EPSG:4326").to_crs("EPSG:3857")
+    hull = shapely.convex_hull(shapely.MultiPoint(np.column_stack([points.x, points.y])))
+    grown = gpd.GeoSeries([hull.buffer(buffer_km * 1000.0)], crs="EPSG:3857").to_crs("EPSG:4326")
+    return grown.iloc[0]
+
+
+def cached_graph_path(area: Any, custom_filter: str | None, cache_dir: Path | None = None) -> Path:
+    """Where the download of ``area`` with ``custom_filter`` is (or will be) cached as GraphML."""
+    key = hashlib.sha256(area.wkb + (custom_filter or "drive").encode()).hexdigest()[:16]
+    return Path(cache_dir or graph_cache_dir()) / f"roads-{key}.graphml"
+
+
+def download_graph(area: Any, custom_filter: str | None = STATE_HIGHWAY_FILTER, cache_dir: Path | None = None,
+                   settings: DriveTimeSettings | None = None, online: bool | None = None) -> RoadGraph:
+    """The drivable network of ``area`` (a lon/lat polygon) from OpenStreetMap, cached as GraphML.
+
+    A cached download is read from disk without touching the network. Otherwise the machine must be online
+    (checked in about two seconds); offline, this raises :class:`DriveTimeUnavailableError` saying what to do.
+    ``custom_filter`` defaults to roads down to tertiary (state scale); None downloads osmnx's full "drive" network.
+    """
+    cached = cached_graph_path(area, custom_filter, cache_dir)
+    if cached.exists():
+        return read_graph(cached, settings)
+    if not (is_online() if online is None else online):
+        msg = ("No internet connection, so the road network cannot be downloaded. Load a road graph file instead "
+               "(an .osm.pbf extract, e.g. from download.geofabrik.de, or .osm / .graphml), or use the estimate.")
+        raise DriveTimeUnavailableError(msg)
+    import osmnx as ox
+
+    try:
+        graph = ox.graph_from_polygon(area, network_type="drive", custom_filter=custom_filter)
+    except Exception as exc:  # noqa: BLE001 - network and Overpass errors of every kind
+        msg = f"Downloading the road network failed ({type(exc).__name__}: {exc}). Try again, or load a file."
+        raise DriveTimeUnavailableError(msg) from exc
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    ox.save_graphml(graph, cached)
+    return prepare_graph(graph, f"OpenStreetMap download ({cached.name})", settings)
+
+
+# --- matrices ------------------------------------------------------------------------------------------------------
+
+
+def source_row(seconds: sparse.csr_matrix, source: int, targets: np.ndarray) -> np.ndarray:
+    """Travel seconds from one node to each target node: a pure function of (graph, source), the unit of work a
+    cluster runs."""
+    return csgraph.dijkstra(seconds, directed=True, indices=int(source))[np.asarray(targets)]
+
+
+def _rows(seconds: sparse.csr_matrix, sources: np.ndarray, targets: np.ndarray, chunk: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(sources), chunk):
+        block = csgraph.dijkstra(seconds, directed=True, indices=sources[start:start + chunk])
+        yield block[:, targets]
+
+
+def node_seconds(graph: RoadGraph, sources: np.ndarray, targets: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """``S x T`` travel seconds between node positions: one multi-source Dijkstra per chunk of distinct sources."""
+    sources = np.asarray(sources, dtype=np.int64)
+    distinct, inverse = np.unique(sources, return_inverse=True)
+    rows = np.vstack(list(_rows(graph.seconds, distinct, np.asarray(targets, dtype=np.int64), chunk))) \
+        if len(distinct) else np.zeros((0, len(targets)))
+    return rows[inverse]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Travel minutes between points, with where each figure came from.
+
+    Attributes
+    ----------
+    minutes
+        ``S x T`` one-way minutes from each origin to each target.
+    covered
+        ``S x T``: True where both ends lie within the graph's reach (:attr:`DriveTimeSettings.max_snap_km`) and
+        the minutes come from the graph; False where they come from the estimate.
+    """
+
+    minutes: np.ndarray
+    covered: np.ndarray
+
+    def source(self) -> np.ndarray:
+        """``"graph"`` or ``"estimated"`` for every figure."""
+        return np.where(self.covered, GRAPH, ESTIMATED)
+
+
+def _graph_minutes(graph: RoadGraph, origins: np.ndarray, targets: np.ndarray, settings: DriveTimeSettings,
+                   seconds_fn: Any) -> tuple[np.ndarray, np.ndarray]:
+    o_node, o_leg = graph.snap(origins)
+    t_node, t_leg = graph.snap(targets)
+    seconds = seconds_fn(o_node, t_node)
+    access_s = (o_leg[:, None] + t_leg[None, :]) / (settings.access_speed_kmh / 3.6)
+    limit = settings.max_snap_km * 1000.0
+    covered = (o_leg[:, None] <= limit) & (t_leg[None, :] <= limit) & np.isfinite(seconds)
+    return (seconds + access_s) / 60.0, covered
+
+
+def travel_minutes(origins: np.ndarray, targets: np.ndarray, target_classes: np.ndarray | None = None,
+                   graph: RoadGraph | None = None, estimate: Estimate | None = None,
+                   settings: DriveTimeSettings | None = None, chunk: int = 64) -> Matrix:
+    """One-way minutes from each origin to each target (lon/lat arrays ``S x 2`` and ``T x 2``).
+
+    With a graph, figures are road travel times plus the access legs; pairs outside the graph's reach (and every
+    pair without a graph) come from the estimate, classed by each target's urban / suburban / rural class
+    (``target_classes``; suburban when not given).
+    """
+    settings = settings or DriveTimeSettings()
+    estimate = estimate or Estimate.default(settings)
+    origins, targets = np.asarray(origins, float).reshape(-1, 2), np.asarray(targets, float).reshape(-1, 2)
+    classes = np.full(len(targets), "suburban", dtype=object) if target_classes is None else \
+        np.asarray(target_classes, dtype=object)
+    guess = estimate.minutes(crow_km(origins, targets), classes)
+    if graph is None:
+        return Matrix(minutes=guess, covered=np.zeros(guess.shape, dtype=bool))
+    minutes, covered = _graph_minutes(graph, origins, targets, settings,
+                                      lambda o, t: node_seconds(graph, o, t, chunk))
+    return Matrix(minutes=np.where(covered, minutes, guess), covered=covered)
+
+
+def travel_minutes_dask(origins: np.ndarray, targets: np.ndarray, graph: RoadGraph,
+                        target_classes: np.ndarray | None = None, estimate: Estimate | None = None,
+                        settings: DriveTimeSettings | None = None, client: Any = None,
+                        address: str | None = None) -> Matrix:
+    """:func:`travel_minutes` with each origin's row computed on a Dask cluster by :func:`source_row`.
+
+    Uses ``client`` if given, else connects to ``address`` (or :func:`~territory_geo.settings.dask_scheduler`),
+    else starts a LocalCluster on this machine for the call. The graph is scattered to every worker once.
+    """
+    from distributed import Client, LocalCluster
+
+    from territory_geo.settings import dask_scheduler
+
+    settings = settings or DriveTimeSettings()
+    estimate = estimate or Estimate.default(settings)
+    own: list[Any] = []
+    if client is None:
+        address = address or dask_scheduler()
+        if address:
+            client = Client(address)
+        else:
+            cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+            client = Client(cluster)
+            own.append(cluster)
+        own.insert(0, client)
+
+    def seconds_fn(o_node: np.ndarray, t_node: np.ndarray) -> np.ndarray:
+        distinct, inverse = np.unique(o_node, return_inverse=True)
+        shared = client.scatter(graph.seconds, broadcast=True)
+        targets_future = client.scatter(t_node, broadcast=True)
+        futures = [client.submit(source_row, shared, int(s), targets_future, pure=True) for s in distinct]
+        rows = client.gather(futures)
+        return np.vstack(rows)[inverse] if rows else np.zeros((0, len(t_node)))
+
+    try:
+        origins, targets = np.asarray(origins, float).reshape(-1, 2), np.asarray(targets, float).reshape(-1, 2)
+        classes = np.full(len(targets), "suburban", dtype=object) if target_classes is None else \
+            np.asarray(target_classes, dtype=object)
+        minutes, covered = _graph_minutes(graph, origins, targets, settings, seconds_fn)
+        guess = estimate.minutes(crow_km(origins, targets), classes)
+        return Matrix(minutes=np.where(covered, minutes, guess), covered=covered)
+    finally:
+        for resource in own:
+            resource.close()
+
+
+# --- the estimate --------------------------------------------------------------------------------------------------
+
+
+def crow_km(origins: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``S x T`` great-circle km (haversine) between lon/lat points."""
+    o = np.radians(np.asarray(origins, float).reshape(-1, 2))
+    t = np.radians(np.asarray(targets, float).reshape(-1, 2))
+    dlon = t[None, :, 0] - o[:, None, 0]
+    dlat = t[None, :, 1] - o[:, None, 1]
+    a = np.sin(dlat / 2) ** 2 + np.cos(o[:, None, 1]) * np.cos(t[None, :, 1]) * np.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Drive minutes without a road graph: crow-fly km x circuity / speed x 60, per area class.
+
+    Attributes
+    ----------
+    circuity, speed_kmh
+        Per class in :data:`CLASSES`: road km per crow-fly km, and average speed on the road.
+    fitted
+        True when the factors were calibrated on a road graph.
+    """
+
+    circuity: dict[str, float]
+    speed_kmh: dict[str, float]
+    fitted: bool = False
+
+    @classmethod
+    def default(cls, settings: DriveTimeSettings | None = None) -> Estimate:
+        """The settings' typical US factors."""
+        settings = settings or DriveTimeSettings()
+        return cls(dict(settings.circuity), dict(settings.speed_kmh))
+
+    def minutes_per_km(self, classes: np.ndarray) -> np.ndarray:
+        """Minutes per crow-fly km of each class (unknown classes count as suburban)."""
+        per = {c: self.circuity[c] / self.speed_kmh[c] * 60.0 for c in CLASSES}
+        return np.array([per.get(c, per["suburban"]) for c in np.asarray(classes, dtype=object)], dtype=float)
+
+    def minutes(self, km: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """Estimated minutes for crow-fly ``km`` (``S x T``) to targets of ``classes`` (``T``)."""
+        return np.asarray(km, float) * self.minutes_per_km(classes)[None, :]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The estimate fitted on a road graph, and how far it is from the graph.
+
+    Attributes
+    ----------
+    estimate
+        The fitted estimate (classes without enough pairs keep their default factors).
+    pairs
+        Road-graph pairs used per class.
+    median_error, median_error_default
+        Median absolute relative error of the fitted and of the default estimate against the graph's minutes.
+    graph
+        Source of the graph.
+    """
+
+    estimate: Estimate
+    pairs: dict[str, int]
+    median_error: float
+    median_error_default: float
+    graph: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The calibration as plain data (``calibration.json``)."""
+        return {"source": GRAPH if self.graph else ESTIMATED, "graph": self.graph or None,
+                "factors": {c: {"circuity": round(self.estimate.circuity[c], 4),
+                                "speed_kmh": round(self.estimate.speed_kmh[c], 2)} for c in CLASSES},
+                "fitted": self.estimate.fitted, "pairs": self.pairs,
+                "median_error": None if np.isnan(self.median_error) else round(self.median_error, 4),
+                "median_error_default": None if np.isnan(self.median_error_default)
+                else round(self.median_error_default, 4)}
+
+
+def uncalibrated(settings: DriveTimeSettings | None = None) -> Calibration:
+    """The default estimate, with no graph to measure it against."""
+    return Calibration(Estimate.default(settings), {c: 0 for c in CLASSES}, float("nan"), float("nan"), "")
+
+
+def calibrate(graph: RoadGraph, origins: np.ndarray, targets: np.ndarray, target_classes: np.ndarray | None = None,
+              settings: DriveTimeSettings | None = None, max_pairs: int = 5_000, min_pairs: int = 20,
+              seed: int = 0) -> Calibration:
+    """Fit the estimate's circuity (median road km ÷ crow-fly km) and speed (road km ÷ road hours) per class from
+    the graph's shortest paths between ``origins`` and ``targets`` (a sample of at most ``max_pairs`` pairs within
+    the graph's reach, 1 km or more apart), and report the median error before and after."""
+    settings = settings or DriveTimeSettings()
+    default = Estimate.default(settings)
+    origins, targets = np.asarray(origins, float).reshape(-1, 2), np.asarray(targets, float).reshape(-1, 2)
+    classes = np.full(len(targets), "suburban", dtype=object) if target_classes is None else \
+        np.asarray(target_classes, dtype=object)
+    o_node, o_leg = graph.snap(origins)
+    t_node, t_leg = graph.snap(targets)
+    limit = settings.max_snap_km * 1000.0
+    km = crow_km(origins, targets)
+    ok = (o_leg[:, None] <= limit) & (t_leg[None, :] <= limit) & (km >= 1.0)
+    rows, cols = np.nonzero(ok)
+    if len(rows) > max_pairs:
+        pick = np.sort(np.random.default_rng(seed).choice(len(rows), max_pairs, replace=False))
+        rows, cols = rows[pick], cols[pick]
+    if not len(rows):
+        return Calibration(default, {c: 0 for c in CLASSES}, float("nan"), float("nan"), graph.source)
+    access = (o_leg[rows] + t_leg[cols]) / 1000.0
+    distinct, inverse = np.unique(o_node[rows], return_inverse=True)
+    seconds = csgraph.dijkstra(graph.seconds, directed=True, indices=distinct)[inverse, t_node[cols]]
+    metres = csgraph.dijkstra(graph.metres, directed=True, indices=distinct)[inverse, t_node[cols]]
+    road_km = metres / 1000.0 + access
+    minutes = seconds / 60.0 + access / settings.access_speed_kmh * 60.0
+    crow = km[rows, cols]
+    finite = np.isfinite(road_km) & np.isfinite(minutes)
+    pair_class = classes[cols]
+    circuity, speed, pairs = dict(default.circuity), dict(default.speed_kmh), {}
+    for c in CLASSES:
+        mask = finite & (pair_class == c)
+        pairs[c] = int(mask.sum())
+        if pairs[c] >= min_pairs:
+            circuity[c] = float(np.median(road_km[mask] / crow[mask]))
+            speed[c] = float(road_km[mask].sum() / (minutes[mask].sum() / 60.0))
+    fitted = Estimate(circuity, speed, fitted=any(pairs[c] >= min_pairs for c in CLASSES))
+
+    def error(estimate: Estimate) -> float:
+        guess = crow[finite] * estimate.minutes_per_km(pair_class[finite])
+        return float(np.median(np.abs(guess - minutes[finite]) / np.maximum(minutes[finite], 1e-9)))
+
+    return Calibration(fitted, pairs, error(fitted), error(default), graph.source)
+
+
+# --- isochrones ----------------------------------------------------------------------------------------------------
+
+
+def isochrones(homes: np.ndarray, minutes: tuple[float, ...] = (30.0, 60.0, 90.0), graph: RoadGraph | None = None,
+               estimate: Estimate | None = None, home_classes: np.ndarray | None = None,
+               settings: DriveTimeSettings | None = None) -> list[dict[str, Any]]:
+    """Reachable areas around each home within each of ``minutes``: from the graph (a concave hull of the nodes
+    reached, each grown by what the access speed covers in the time left), or from the estimate (a disc of radius
+    time x speed / circuity of the home's class). Returns records ``{"home", "minutes", "geometry" (lon/lat),
+    "source"}``, the largest ring first."""
+    import shapely
+
+    settings = settings or DriveTimeSettings()
+    estimate = estimate or Estimate.default(settings)
+    homes = np.asarray(homes, float).reshape(-1, 2)
+    classes = np.full(len(homes), "suburban", dtype=object) if home_classes is None else \
+        np.asarray(home_classes, dtype=object)
+    out: list[dict[str, Any]] = []
+    limit_s = max(minutes) * 60.0
+    nodes, legs = graph.snap(homes) if graph is not None else (None, None)
+    for h, (lon, lat) in enumerate(homes):
+        on_graph = graph is not None and legs[h] <= settings.max_snap_km * 1000.0
+        reach = csgraph.dijkstra(graph.seconds, directed=True, indices=int(nodes[h]), limit=limit_s) \
+            if on_graph else None
+        for m in sorted(minutes, reverse=True):
+            if on_graph:
+                left = m * 60.0 - reach - legs[h] / (settings.access_speed_kmh / 3.6)
+                inside = np.flatnonzero(left > 0)
+                if len(inside) >= 3:
+                    xy = graph.project(graph.lonlat[inside])
+                    hull = shapely.concave_hull(shapely.MultiPoint(xy), ratio=0.3)
+                    shape = hull.buffer(float(np.median(left[inside])) * settings.access_speed_kmh / 3.6 * 0.5)
+                    out.append({"home": h, "minutes": m, "geometry": _unproject(graph, shape), "source": GRAPH})
+                    continue
+            radius_km = m / float(estimate.minutes_per_km(np.array([classes[h]]))[0])
+            out.append({"home": h, "minutes": m, "geometry": _disc(lon, lat, radius_km), "source": ESTIMATED})
+    return out
+
+
+def _unproject(graph: RoadGraph, shape: Any) -> Any:
+    import shapely
+
+    lon0, lat0 = graph._origin  # noqa: SLF001 - the inverse of RoadGraph.project
+    k = np.pi / 180.0 * EARTH_RADIUS_KM * 1000.0
+    return shapely.transform(shape, lambda xy: np.column_stack([xy[:, 0] / (k * np.cos(np.radians(lat0))) + lon0,
+                                                                 xy[:, 1] / k + lat0]))
+
+
+def _disc(lon: float, lat: float, radius_km: float, sides: int = 64) -> Any:
+    import shapely
+
+    angle = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    dlat = radius_km / (np.pi / 180.0 * EARTH_RADIUS_KM)
+    dlon = dlat / max(np.cos(np.radians(lat)), 1e-6)
+    return shapely.Polygon(np.column_stack([lon + dlon * np.cos(angle), lat + dlat * np.sin(angle)]))
+
+
+# --- drive hours ---------------------------------------------------------------------------------------------------
+
+#: Columns of :func:`drive_hours`.
+DRIVE_HOURS_COLUMNS: tuple[str, ...] = (
+    "rep_id", "accounts", "visits_year", "drive_hours_month", "meeting_hours_month", "travel_share", "red_flag",
+    "source",
+)
+
+
+def drive_hours(visits: pd.DataFrame, settings: DriveTimeSettings | None = None) -> pd.DataFrame:
+    """Per rep and month: driving hours, meeting hours, the travel share of the working month, and the red flag.
+
+    Parameters
+    ----------
+    visits
+        One row per account: ``rep_id``, ``touchpoints`` (a year), ``minutes`` (one way from the rep's home) and
+        ``source`` (``graph`` / ``estimated``).
+
+    Each in-person visit (touchpoints x :attr:`DriveTimeSettings.in_person_share`) is a round trip from home plus
+    :attr:`~DriveTimeSettings.meeting_hours` on site. ``red_flag`` is set above
+    :attr:`~DriveTimeSettings.red_flag_hours_month` of driving or above the travel-share target; ``source`` says
+    ``estimated`` when any of a rep's figures is.
+    """
+    settings = settings or DriveTimeSettings()
+    frame = visits.assign(visits=visits["touchpoints"].astype(float) * settings.in_person_share)
+    frame["drive_h"] = frame["visits"] * 2.0 * frame["minutes"].astype(float) / 60.0
+    grouped = frame.groupby("rep_id", sort=True)
+    out = pd.DataFrame({
+        "accounts": grouped.size(),
+        "visits_year": grouped["visits"].sum(),
+        "drive_hours_month": grouped["drive_h"].sum() / 12.0,
+        "meeting_hours_month": grouped["visits"].sum() * settings.meeting_hours / 12.0,
+        "source": grouped["source"].agg(lambda s: ESTIMATED if (s == ESTIMATED).any() else GRAPH),
+    })
+    out["travel_share"] = out["drive_hours_month"] / settings.working_hours_month
+    out["red_flag"] = (out["drive_hours_month"] > settings.red_flag_hours_month) | \
+        (out["travel_share"] > settings.travel_share_target)
+    return out.reset_index()[list(DRIVE_HOURS_COLUMNS)]
