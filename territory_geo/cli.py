@@ -1,4 +1,4 @@
-"""Command line: ``python -m territory_geo {demo,validate,score,design}``.
+"""Command line: ``python -m territory_geo {demo,validate,score,design,drivetime}``.
 
 The CLI contracts (options, file names, JSON keys, exit codes) are relied on by scripts: keep them stable.
 Exit codes: 0 success (warnings allowed), 2 bad input (a clear message, never a traceback), 1 unexpected failure.
@@ -13,7 +13,12 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from territory_geo import demo, design, export, units
+from territory_geo import drivetime as dt
+from territory_geo import io as tg_io
+from territory_geo import validate as tg_validate
 from territory_geo.dataset import ingest
 from territory_geo.design import SCENARIOS
 from territory_geo.errors import TerritoryError
@@ -53,6 +58,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (same seed, same result)")
     p.add_argument("--config", type=Path, help="TOML file with [design] settings, locks, named accounts, "
                                                "and [scenarios.<name>] overrides")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+
+    p = sub.add_parser("drivetime", help="drive-time matrix from rep homes to ZIP units (or accounts); writes "
+                                         "matrix.csv and calibration.json")
+    p.add_argument("--reps", required=True, type=Path)
+    p.add_argument("--accounts", type=Path, help="accounts: their ZIP units are the targets (or the accounts "
+                                                 "themselves with --per-account)")
+    p.add_argument("--graph", type=Path, help="road graph file (.osm.pbf, .osm / .osm.xml, .graphml); without it "
+                                              "every figure is the crow-fly estimate")
+    p.add_argument("--per-account", action="store_true", help="one target per account instead of per ZIP unit")
+    p.add_argument("--dask", action="store_true", help="compute the matrix on Dask (TERRITORY_GEO_DASK_SCHEDULER, "
+                                                       "else a LocalCluster)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     return parser
 
@@ -170,10 +187,79 @@ def _cmd_design(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _drivetime_inputs(args: argparse.Namespace) -> tuple | None:
+    """Reps, accounts (or None) and, for ZIP targets, the units or ZIP areas; None after printing a bad report."""
+    if args.accounts is not None:
+        data = ingest(args.accounts, args.reps)
+        if data.scored is None or data.reps is None:
+            _print_report(data.report.to_json_dict(), sys.stderr)
+            return None
+        return data.reps.data, data.scored.accounts
+    table = tg_validate.validate_reps(tg_io.read_table(args.reps), args.reps.name)
+    if table.report.fatal:
+        _print_report(table.report.to_json_dict(), sys.stderr)
+        return None
+    return table.data, None
+
+
+def _cmd_drivetime(args: argparse.Namespace) -> int:
+    if args.per_account and args.accounts is None:
+        msg = "--per-account needs --accounts: the accounts are the targets."
+        raise TerritoryError(msg)
+    loaded = _drivetime_inputs(args)
+    if loaded is None:
+        return EXIT_BAD_INPUT
+    reps, accounts = loaded
+    rep_ids, homes = dt.rep_homes(reps)
+    if not len(rep_ids):
+        msg = "No rep has a home base; add home ZIPs or coordinates to the reps file."
+        raise TerritoryError(msg)
+    points = accounts if accounts is not None else reps.rename(columns={"home_lat": "lat", "home_lon": "lon"})
+    states = dt.us_states_of(points)
+    built = units.build_units(accounts) if accounts is not None and states else None
+    if args.per_account:
+        targets = dt.account_targets(accounts, built)
+    elif built is not None:
+        targets = dt.zip_targets(built.table)
+    elif states:
+        targets = dt.zip_targets(units.voronoi_zip_areas(states))
+    else:
+        msg = ("ZIP-unit targets need reps or accounts in the lower 48 US states; for places located only by "
+               "latitude/longitude elsewhere, use --per-account with --accounts.")
+        raise TerritoryError(msg)
+    graph = dt.read_graph(args.graph) if args.graph else None
+    calibration = dt.calibrate(graph, homes, targets.lonlat, targets.classes) if graph else dt.uncalibrated()
+    compute = dt.travel_minutes_dask if args.dask and graph is not None else dt.travel_minutes
+    matrix = compute(homes, targets.lonlat, graph=graph, target_classes=targets.classes,
+                     estimate=calibration.estimate)
+    frame = dt.matrix_frame(rep_ids, targets, matrix)
+    args.out.mkdir(parents=True, exist_ok=True)
+    export.to_safe_csv(frame, args.out / "matrix.csv")
+    estimated = int((frame["source"] == dt.ESTIMATED).sum())
+    report = calibration.to_json() | {"targets": targets.kind, "n_reps": len(rep_ids), "n_targets": len(targets.ids),
+                                      "n_estimated": estimated}
+    (args.out / "calibration.json").write_text(json.dumps(report, indent=2))
+    written = ["matrix.csv", "calibration.json"]
+    if accounts is not None and built is not None and not args.per_account:
+        owners = units.ownership_by_zip(built, accounts)
+        if len(owners):
+            hours = dt.plan_drive_hours(accounts, built, owners, frame)
+            export.to_safe_csv(hours, args.out / "drive_hours.csv")
+            written.append("drive_hours.csv")
+    where = f"road graph {graph.source}" if graph else "the crow-fly estimate (no road graph)"
+    print(f"{len(frame):,} drive times from {len(rep_ids)} rep(s) to {len(targets.ids):,} {targets.kind} target(s) "
+          f"by {where}; {estimated:,} estimated -> {args.out} ({', '.join(written)})")
+    if graph is not None and not np.isnan(calibration.median_error):
+        print(f"  estimate calibrated on the graph: median error {calibration.median_error:.0%} "
+              f"(defaults: {calibration.median_error_default:.0%})")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = _parser().parse_args(argv)
-    handlers = {"demo": _cmd_demo, "validate": _cmd_validate, "score": _cmd_score, "design": _cmd_design}
+    handlers = {"demo": _cmd_demo, "validate": _cmd_validate, "score": _cmd_score, "design": _cmd_design,
+                "drivetime": _cmd_drivetime}
     try:
         return handlers[args.command](args)
     except TerritoryError as exc:

@@ -598,4 +598,121 @@ def drive_hours(visits: pd.DataFrame, settings: DriveTimeSettings | None = None)
     out["travel_share"] = out["drive_hours_month"] / settings.working_hours_month
     out["red_flag"] = (out["drive_hours_month"] > settings.red_flag_hours_month) | \
         (out["travel_share"] > settings.travel_share_target)
+    out = out.round({"visits_year": 2, "drive_hours_month": 2, "meeting_hours_month": 2, "travel_share": 4})
     return out.reset_index()[list(DRIVE_HOURS_COLUMNS)]
+
+
+# --- dataset level: targets, the labelled matrix, design costs, drive hours of a plan ------------------------------
+
+#: Columns of the long-form matrix (``matrix.csv``).
+MATRIX_COLUMNS: tuple[str, ...] = ("rep_id", "target_id", "minutes", "source")
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Places drive times are computed to: ZIP unit centroids or accounts.
+
+    Attributes
+    ----------
+    ids
+        ZIP or account id of each target.
+    lonlat
+        ``T x 2`` WGS 84 coordinates.
+    classes
+        Urban / suburban / rural class of each target (its ZIP unit's; suburban when it has none).
+    kind
+        ``"zip"`` or ``"account"``.
+    """
+
+    ids: np.ndarray
+    lonlat: np.ndarray
+    classes: np.ndarray
+    kind: str
+
+
+def zip_targets(table: Any) -> Targets:
+    """ZIP areas' representative points (inside each area) as targets, with their area classes (``area_class``,
+    or classed by area when the table has none). ``table``: a units table or ZIP areas (any projected CRS)."""
+    if "area_class" not in table.columns:
+        from territory_geo.units import area_class
+
+        table = table.assign(area_class=area_class(table.geometry.area / 1e6))
+    points = table.geometry.representative_point().to_crs("EPSG:4326")
+    return Targets(ids=table.index.to_numpy(dtype=object), lonlat=np.column_stack([points.x, points.y]),
+                   classes=table["area_class"].to_numpy(dtype=object), kind="zip")
+
+
+def account_targets(accounts: pd.DataFrame, units_obj: Any | None = None) -> Targets:
+    """Accounts with a location as targets (lat/lon-only accounts included); the class is their ZIP unit's."""
+    located = accounts.dropna(subset=["lat", "lon"])
+    classes = np.full(len(located), "suburban", dtype=object)
+    if units_obj is not None:
+        zips = units_obj.account_zip.reindex(located.index)
+        by_zip = units_obj.table["area_class"]
+        classes = zips.map(by_zip).fillna("suburban").to_numpy(dtype=object)
+    return Targets(ids=located["account_id"].astype(str).to_numpy(dtype=object),
+                   lonlat=located[["lon", "lat"]].to_numpy(float), classes=classes, kind="account")
+
+
+def us_states_of(points: pd.DataFrame) -> tuple[str, ...]:
+    """Lower-48 states of points (``lat``, ``lon``, optional ``state``); points outside the US count for none."""
+    import shapely
+
+    from territory_geo.units import EQUAL_AREA_CRS, state_outlines
+
+    states = set(points["state"].dropna()) if "state" in points.columns else set()
+    located = points.dropna(subset=["lat", "lon"])
+    if len(located):
+        import geopandas as gpd
+
+        xy = gpd.GeoSeries(gpd.points_from_xy(located["lon"], located["lat"]), crs="EPSG:4326").to_crs(EQUAL_AREA_CRS)
+        outlines = state_outlines()
+        _, hit = shapely.STRtree(outlines.geometry.values).query(xy.values, predicate="intersects")
+        states |= set(outlines.index[np.unique(hit)])
+    return tuple(sorted(s for s in states if isinstance(s, str)))
+
+
+def rep_homes(reps: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Rep ids and home lon/lat of the reps that have a home base."""
+    homed = reps.dropna(subset=["home_lat", "home_lon"])
+    return homed["rep_id"].astype(str).to_numpy(dtype=object), homed[["home_lon", "home_lat"]].to_numpy(float)
+
+
+def matrix_frame(rep_ids: np.ndarray, targets: Targets, matrix: Matrix) -> pd.DataFrame:
+    """The long-form matrix: one row per (rep, target) with ``rep_id, target_id, minutes, source``."""
+    s, t = matrix.minutes.shape
+    return pd.DataFrame({"rep_id": np.repeat(np.asarray(rep_ids, dtype=object), t),
+                         "target_id": np.tile(targets.ids, s),
+                         "minutes": np.round(matrix.minutes.ravel(), 3),
+                         "source": matrix.source().ravel()})[list(MATRIX_COLUMNS)]
+
+
+def design_cost(frame: pd.DataFrame) -> pd.DataFrame:
+    """A ZIP matrix as the design engine's travel cost: minutes indexed by ZIP, one column per rep."""
+    return frame.pivot(index="target_id", columns="rep_id", values="minutes").rename_axis(index="zip", columns=None)
+
+
+def plan_drive_hours(scored: pd.DataFrame, units_obj: Any, owner_of_zip: pd.Series, frame: pd.DataFrame,
+                     settings: DriveTimeSettings | None = None) -> pd.DataFrame:
+    """:func:`drive_hours` of a plan: every account is visited by the rep who owns its ZIP, from that rep's home.
+
+    Parameters
+    ----------
+    scored
+        Scored accounts (``touchpoints``), index aligned with ``units_obj.account_zip``.
+    owner_of_zip
+        ZIP -> rep id (a plan mapped to reps, or the current ownership).
+    frame
+        A ZIP matrix (:func:`matrix_frame` with ZIP targets).
+    """
+    visits = pd.DataFrame({"zip": units_obj.account_zip.reindex(scored.index),
+                           "touchpoints": scored["touchpoints"].astype(float)})
+    visits["rep_id"] = visits["zip"].map(owner_of_zip)
+    visits = visits.dropna(subset=["zip", "rep_id"])
+    lookup = frame.set_index(["rep_id", "target_id"])
+    keys = pd.MultiIndex.from_arrays([visits["rep_id"].astype(str), visits["zip"].astype(str)])
+    found = lookup.reindex(keys)
+    visits["minutes"] = found["minutes"].to_numpy(float)
+    visits["source"] = found["source"].fillna(ESTIMATED).to_numpy(dtype=object)
+    visits = visits.dropna(subset=["minutes"])
+    return drive_hours(visits, settings)
