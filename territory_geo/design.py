@@ -29,20 +29,17 @@ from scipy import sparse
 from scipy.optimize import linprog
 from sklearn.cluster import KMeans
 
+from territory_geo.drivetime import Estimate
 from territory_geo.errors import InfeasibleBalanceError, TerritoryError
 from territory_geo.metrics import plan_summary, territory_table
 from territory_geo.plan import METRICS, Geography, Plan, split_named_accounts
 from territory_geo.polish import CompactnessPolish
-from territory_geo.settings import CapacitySettings, DISPLAY_CRS, EQUAL_AREA_CRS
-from territory_geo.units import Units
+from territory_geo.settings import DISPLAY_CRS, EQUAL_AREA_CRS, CapacitySettings, DriveTimeSettings
+from territory_geo.units import Units, area_class
 
 #: Balance components: the four additive unit figures plus travel (hours a year from the rep's home).
 COMPONENTS: tuple[str, ...] = (*METRICS, "travel")
 
-#: Travel estimate used until road drive times are supplied: road km = crow-fly km x circuity, at an average speed.
-CIRCUITY = 1.3
-SPEED_KMH = 60.0
-IN_PERSON_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -170,6 +167,11 @@ class _Problem:
     unit_arr: np.ndarray
 
 
+def _area_km2(table: pd.DataFrame) -> pd.Series:
+    """Area (km²) of each unit of a units table (its ``area_km2`` column, or measured from the geometry)."""
+    return table["area_km2"] if "area_km2" in table.columns else table.geometry.area / 1e6
+
+
 class TerritoryDesigner:
     """Builds territories for one scenario.
 
@@ -209,6 +211,9 @@ class TerritoryDesigner:
         Account id -> rep id of every named account kept with its rep (given, plus pinned top accounts).
     runtime_s_
         Seconds the design took (the LP bound, a measurement, is solved afterwards and not counted).
+    travel_source_
+        ``"graph"`` when the travel component used road drive times (``DesignInputs.cost``), else ``"estimated"``
+        (the drive-time module's crow-fly estimate).
     """
 
     def __init__(self, scenario: Scenario | str = "evenness", tolerance: float | None = None, seed: int = 0,
@@ -266,6 +271,7 @@ class TerritoryDesigner:
         self.baseline_summary_ = None if baseline_plan is None else plan_summary(
             baseline_plan, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
         self.runtime_s_ = time.perf_counter() - start
+        self.travel_source_ = "estimated" if inputs.cost is None else "graph"
         # the bound is a measurement of the result, not part of designing it: solved after the clock stops
         optimised = self.scenario.start != "current"
         self.lp_bound_km_ = lp_lower_bound(problem) if self.compute_bound and optimised else None
@@ -309,8 +315,11 @@ class TerritoryDesigner:
                 msg = "The travel cost matrix does not cover every ZIP unit and rep."
                 raise TerritoryError(msg)
             hours = 2 * minutes.to_numpy(float) / 60.0
-        else:
-            hours = 2 * dist * CIRCUITY / SPEED_KMH
+        else:  # the drive-time module's crow-fly estimate, per urban / suburban / rural class of each ZIP
+            table = inputs.units.table
+            classes = (table["area_class"] if "area_class" in table.columns else area_class(_area_km2(table)))
+            classes = classes.reindex(geo.zips).fillna("suburban").to_numpy(dtype=object)
+            hours = 2 * Estimate.default().minutes(dist.T, classes).T / 60.0
         travel = visits[:, None] * hours  # hours a year
         n, k = geo.n, len(rep_ids)
         comp = np.empty((n, k, len(COMPONENTS)))
@@ -346,7 +355,7 @@ class TerritoryDesigner:
             return np.zeros(geo.n)
         keep = ~inputs.scored["account_id"].astype(str).isin(set(named))
         per_zip = inputs.scored.loc[keep, "touchpoints"].groupby(inputs.units.account_zip[keep]).sum()
-        return per_zip.reindex(geo.zips).fillna(0.0).to_numpy(float) * IN_PERSON_SHARE
+        return per_zip.reindex(geo.zips).fillna(0.0).to_numpy(float) * DriveTimeSettings().in_person_share
 
     def _plan(self, problem: _Problem, assign: np.ndarray) -> Plan:
         return Plan(problem.geo, assign, problem.tids, fixed=problem.fixed_frame)

@@ -155,12 +155,12 @@ def write_design(out_dir: str | Path, designer: object, inputs: object, settings
     to_safe_csv(accounts, out / "account_assignment.csv")
     geojson = territories_geojson(inputs.units.table, plan, designer.table_)  # type: ignore[attr-defined]
     (out / "territories.geojson").write_text(json.dumps(geojson))
-    metrics = design_metrics(designer, settings, estimated=inputs.cost is None)  # type: ignore[attr-defined]
+    metrics = design_metrics(designer, settings)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     return metrics
 
 
-def design_metrics(designer: object, settings: Mapping[str, object], estimated: bool = True) -> dict:
+def design_metrics(designer: object, settings: Mapping[str, object]) -> dict:
     """The ``metrics.json`` document of a design run (see :func:`write_design`)."""
     from territory_geo.design import scenario_record
 
@@ -174,7 +174,8 @@ def design_metrics(designer: object, settings: Mapping[str, object], estimated: 
         "status": designer.status_, "message": designer.message_,  # type: ignore[attr-defined]
         "lp_bound_km": _json_value(designer.lp_bound_km_),  # type: ignore[attr-defined]
         "kmeans_reference": {k: _json_value(v) for k, v in designer.kmeans_summary_.items()},  # type: ignore[attr-defined]
-        "distance_source": "estimated (crow-fly × 1.3 at 60 km/h)" if estimated else "cost matrix",
+        "distance_source": "crow-fly km from each ZIP to its rep's home (projected, EPSG:5070)",
+        "travel_source": designer.travel_source_,  # type: ignore[attr-defined]
         "scenario": scenario_record(designer.scenario),  # type: ignore[attr-defined]
         "settings": dict(settings),
         "seed": settings.get("seed"),
