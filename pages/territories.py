@@ -51,8 +51,12 @@ widgets.table(metrics.comparison_table(summaries), percent_columns=("max_dev_pot
 for name in chosen:
     r = results[name]
     (st.success if r.status_ == "ok" else st.warning)(f"{r.scenario.label}: {r.message_} ({r.runtime_s_:.1f} s)")
+graph = state.graph_choice()
+travel = (f"road drive times from {widgets.literal(graph.name)} (set on the Drive time page; places off its roads "
+          "are estimated)" if graph else "**estimated** from crow-fly distance (load a road graph on the Drive time "
+          "page for road drive times)")
 st.caption("Balance: each territory's tally ÷ its target (targets follow rep capacity). Distance: potential-weighted "
-           "km from each ZIP to its rep's home, estimated (crow-fly) until road drive times are available.")
+           f"crow-fly km from each ZIP to its rep's home. Travel in the balance blend: {travel}.")
 
 st.subheader("Inspect a scenario")
 shown = st.radio("Scenario", chosen, horizontal=True, format_func=lambda s: SCENARIOS[s].label, key="terr_show")

@@ -168,3 +168,54 @@ def test_territories_page_rolls_up_regions(app_env: Path) -> None:
     assert not at.exception
     regions = at.dataframe[2].value.set_index("region")
     assert regions["territories"].to_dict() == {"Atlantic": 6, "Florida": 6, "Gulf": 3}
+
+
+TINY_ROADS = Path(__file__).resolve().parent / "data" / "tiny_roads.osm"
+
+
+def test_drive_time_page_without_a_graph_labels_everything_estimated(app_env: Path) -> None:
+    at = _run_home()
+    at.switch_page("pages/drive_time.py").run()
+    assert not at.exception
+    assert any("every drive time on this page is **estimated**" in w.value for w in at.warning)
+    metrics = _metrics(at)
+    assert re.fullmatch(r"\d+ of 15", metrics["Reps over the red line"])
+    hours = at.dataframe[0].value
+    assert len(hours) == 15 and set(hours["source"]) == {"estimated"}
+    assert {"drive_hours_month", "travel_share", "red_flag"} <= set(hours.columns)
+    calibration = at.dataframe[1].value.set_index("class")
+    assert calibration.loc["rural", "speed_kmh"] == 75.0 and calibration["pairs"].sum() == 0
+    assert len(at.get("deck_gl_json_chart")) == 1
+
+
+def test_drive_time_page_with_a_road_graph_file_uses_it_where_it_reaches(app_env: Path) -> None:
+    from ui.state import GraphChoice
+
+    at = _run_home()
+    at.session_state["dt_source"] = "file"
+    at.session_state["drive_graph"] = GraphChoice("tiny_roads.osm", TINY_ROADS.read_bytes())
+    at.switch_page("pages/drive_time.py").run()
+    assert not at.exception
+    assert not at.warning  # not "everything estimated"
+    assert any("lie outside the road graph" in i.value and "**estimated**" in i.value for i in at.info)
+    calibration = at.dataframe[1].value.set_index("class")
+    assert calibration.loc["urban", "pairs"] > 0  # routes on the graph calibrated the estimate
+    at.selectbox(key="dt_plan").set_value("evenness").run()  # drive hours of a designed plan
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 15
+    at.switch_page("pages/territories.py").run()
+    assert any("road drive times from tiny\\_roads\\.osm" in c.value for c in at.caption)
+
+
+def test_drive_time_download_offline_says_what_to_do(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from territory_geo import drivetime
+
+    monkeypatch.setattr(drivetime, "is_online", lambda *args, **kwargs: False)
+    monkeypatch.setenv("TERRITORY_GEO_GRAPH_CACHE", str(app_env.parent / "graphs"))
+    at = _run_home()
+    at.session_state["dt_source"] = "download"
+    at.switch_page("pages/drive_time.py").run()
+    at.button(key="dt_download").click().run()
+    assert not at.exception
+    assert any("No internet connection" in e.value and ".osm.pbf" in e.value for e in at.error)
+    assert any("every drive time on this page is **estimated**" in w.value for w in at.warning)

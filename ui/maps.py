@@ -148,3 +148,36 @@ def territories_deck(areas_geojson: dict, assignment: pd.Series, colors: dict[st
     tooltip = {"text": "ZIP {zip} · {territory}\nRep: {rep}\nPotential {potential_text}"}
     style = None if basemap_enabled() else OFFLINE_STYLE
     return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=style)
+
+
+#: Fill of the 30 / 60 / 90-minute reachable areas (darkest = nearest), RGBA.
+ISOCHRONE_COLORS: dict[float, list[int]] = {30.0: [8, 81, 156, 110], 60.0: [66, 146, 198, 80],
+                                            90.0: [158, 202, 225, 60]}
+
+
+def isochrone_rows(rings: list[dict], rep_names: list[str]) -> list[dict]:
+    """Reachable-area records (:func:`territory_geo.drivetime.isochrones`) as PolygonLayer rows, largest first."""
+    rows = []
+    for ring in rings:
+        geometry = ring["geometry"]
+        parts = list(geometry.geoms) if hasattr(geometry, "geoms") else [geometry]
+        for part in parts:
+            rows.append({"rep": rep_names[ring["home"]], "minutes": int(ring["minutes"]),
+                         "source": ring["source"], "polygon": [list(map(list, part.exterior.coords))],
+                         "fill": ISOCHRONE_COLORS.get(float(ring["minutes"]), [120, 120, 120, 60])})
+    return sorted(rows, key=lambda r: -r["minutes"])
+
+
+def isochrone_deck(rows: list[dict], homes: pd.DataFrame, view: pdk.ViewState) -> pdk.Deck:
+    """30 / 60 / 90-minute reachable areas around each rep's home (tooltip: rep, minutes, graph or estimated)."""
+    layers = [
+        pdk.Layer("PolygonLayer", id="isochrones", data=rows, get_polygon="polygon", get_fill_color="fill",
+                  get_line_color=[255, 255, 255, 160], line_width_min_pixels=0.5, stroked=True, filled=True,
+                  pickable=True),
+        pdk.Layer("ScatterplotLayer", id="homes", data=homes, get_position=["lon", "lat"],
+                  get_fill_color=[20, 20, 20, 230], get_line_color=[255, 255, 255, 255], stroked=True,
+                  line_width_min_pixels=2, radius_min_pixels=5, get_radius=2000, pickable=False),
+    ]
+    tooltip = {"text": "{rep}: within {minutes} min ({source})"}
+    style = None if basemap_enabled() else OFFLINE_STYLE
+    return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=style)

@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from territory_geo import dataset, design, units
+from territory_geo import drivetime as dt
 from territory_geo import io as tg_io
 from territory_geo.errors import TerritoryError
 from territory_geo.settings import ScoringSettings, scoring_from_mapping, store_path
@@ -92,6 +93,7 @@ def pages() -> list:
         st.Page(str(ROOT / "pages" / "home.py"), title="Home", default=True),
         st.Page(str(ROOT / "pages" / "accounts_map.py"), title="Accounts map"),
         st.Page(str(ROOT / "pages" / "territories.py"), title="Territories"),
+        st.Page(str(ROOT / "pages" / "drive_time.py"), title="Drive time"),
     ]
 
 
@@ -269,3 +271,109 @@ def save_plan(current: Active, result: design.TerritoryDesigner, scenario: str) 
     return store().save_plan(saved[current.key], assignment, result.scenario.label, rationale=rationale,
                              meta={"scenario": scenario, "summary": {k: float(v) for k, v in
                                                                       result.summary_.items()}})
+
+
+# --- drive time ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GraphChoice:
+    """The road graph chosen on the Drive time page: an uploaded file, or a download cached as GraphML."""
+
+    name: str
+    data: bytes | None = None
+    path: str | None = None
+
+    @property
+    def digest(self) -> str:
+        raw = self.data if self.data is not None else (self.path or "").encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def graph_choice() -> GraphChoice | None:
+    """The session's road graph, or None (drive times are then the estimate)."""
+    return st.session_state.get("drive_graph")
+
+
+def set_graph_choice(choice: GraphChoice | None) -> None:
+    """Use ``choice`` for drive times (None: back to the estimate)."""
+    st.session_state["drive_graph"] = choice
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _road_graph(digest: str, _choice: GraphChoice) -> dt.RoadGraph:
+    if _choice.path is not None:
+        return dt.read_graph(_choice.path)
+    import tempfile
+
+    suffix = next((x for x in sorted(dt.GRAPH_SUFFIXES, key=len, reverse=True)
+                   if _choice.name.lower().endswith(x)), Path(_choice.name).suffix)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"roads{suffix}"
+        path.write_bytes(_choice.data or b"")
+        graph = dt.read_graph(path)
+    object.__setattr__(graph, "source", _choice.name)
+    return graph
+
+
+def road_graph() -> dt.RoadGraph | None:
+    """The session's road graph, read once per file and shared (read-only)."""
+    choice = graph_choice()
+    return None if choice is None else _road_graph(choice.digest, choice)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _zip_matrix(key: str, graph_key: str, _current: Active) -> tuple[pd.DataFrame, dict]:
+    cache_key = f"zip-matrix:{key}:{graph_key}"
+    cached = store().load_matrix(cache_key)
+    if cached is not None:
+        return cached
+    assert _current.units is not None and _current.data.reps is not None
+    graph = road_graph() if graph_key != "-" else None
+    targets = dt.zip_targets(_current.units.table)
+    rep_ids, homes = dt.rep_homes(_current.data.reps.data)
+    calibration = dt.calibrate(graph, homes, targets.lonlat, targets.classes) if graph else dt.uncalibrated()
+    matrix = dt.travel_minutes(homes, targets.lonlat, targets.classes, graph=graph, estimate=calibration.estimate)
+    frame = dt.matrix_frame(rep_ids, targets, matrix)
+    report = calibration.to_json()
+    store().save_matrix(cache_key, frame, report)
+    return frame, report
+
+
+def zip_matrix(current: Active) -> tuple[pd.DataFrame, dict]:
+    """Rep home -> ZIP unit drive minutes (``rep_id, target_id, minutes, source``) and the calibration report;
+    computed once per dataset and road graph, and kept in the store."""
+    choice = graph_choice()
+    return _zip_matrix(current.key, choice.digest if choice else "-", current)
+
+
+def rep_home_classes(current: Active) -> tuple[pd.DataFrame, list[str]]:
+    """Reps with a home base (``rep_id``, ``name``, ``lat``, ``lon``) and each home's urban / suburban / rural class
+    (its home ZIP's, suburban when the ZIP is not a unit)."""
+    assert current.data.reps is not None and current.units is not None
+    reps = current.data.reps.data.dropna(subset=["home_lat", "home_lon"])
+    classes = current.units.table["area_class"]
+    home_zip = reps["home_zip"] if "home_zip" in reps.columns else pd.Series(pd.NA, index=reps.index)
+    home_class = [classes.get(z, "suburban") if isinstance(z, str) else "suburban" for z in home_zip]
+    homes = pd.DataFrame({"rep_id": reps["rep_id"].astype(str), "name": reps["name"].astype(str),
+                          "lat": reps["home_lat"].astype(float), "lon": reps["home_lon"].astype(float)})
+    return homes.reset_index(drop=True), home_class
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _isochrones(key: str, graph_key: str, minutes: tuple[float, ...], _current: Active,
+                _calibration: dict) -> list[dict]:
+    homes, classes = rep_home_classes(_current)
+    factors = _calibration["factors"]
+    estimate = dt.Estimate({c: f["circuity"] for c, f in factors.items()},
+                           {c: f["speed_kmh"] for c, f in factors.items()}, fitted=bool(_calibration["fitted"]))
+    graph = road_graph() if graph_key != "-" else None
+    return dt.isochrones(homes[["lon", "lat"]].to_numpy(float), minutes, graph=graph, estimate=estimate,
+                         home_classes=pd.Series(classes).to_numpy(dtype=object))
+
+
+def isochrones(current: Active, minutes: tuple[float, ...] = (30.0, 60.0, 90.0)) -> list[dict]:
+    """Reachable areas around every rep's home (cached per dataset and road graph)."""
+    choice = graph_choice()
+    _, calibration = zip_matrix(current)
+    return _isochrones(current.key, choice.digest if choice else "-", minutes, current, calibration)

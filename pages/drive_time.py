@@ -1,0 +1,135 @@
+"""Drive time: choose where drive times come from, see 30/60/90-minute reach, and each territory's drive hours."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from territory_geo import drivetime as dt
+from territory_geo import export
+from territory_geo.design import SCENARIOS
+from territory_geo.errors import TerritoryError
+from territory_geo.settings import DriveTimeSettings
+from territory_geo.units import ownership_by_zip
+from ui import maps, state, widgets
+
+current = state.start_page("Drive time")
+if not current.data.usable or current.units is None or current.data.reps is None:
+    st.error("Drive times need usable accounts and a reps file with home bases; see Home.")
+    st.stop()
+settings = DriveTimeSettings()
+
+SOURCES = {"estimate": "Estimate (no road graph)", "file": "Road graph file", "download": "Download from OpenStreetMap"}
+source = st.radio("Drive times from", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="dt_source")
+if source == "estimate":
+    state.set_graph_choice(None)
+elif source == "file":
+    upload = st.file_uploader("Road graph: .osm.pbf (e.g. a Geofabrik extract), .osm / .osm.xml, or .graphml",
+                              type=["pbf", "osm", "xml", "graphml"], key="dt_file")
+    if upload is not None:
+        choice = state.GraphChoice(upload.name, upload.getvalue())
+        previous = state.graph_choice()
+        if previous is None or previous.digest != choice.digest:
+            state.set_graph_choice(choice)
+    elif state.graph_choice() is None:
+        st.info("Upload a road graph file; until then every figure below is estimated.")
+else:
+    st.markdown("Downloads the drivable roads (motorways down to tertiary roads) around your reps and accounts "
+                "from OpenStreetMap's Overpass API, once: the graph is kept on disk. A state takes minutes.")
+    if st.button("Download road network", key="dt_download"):
+        with st.status("Downloading roads from OpenStreetMap…", expanded=True) as status:
+            try:
+                accounts = current.data.scored.accounts.dropna(subset=["lat", "lon"])
+                homes_frame, _ = state.rep_home_classes(current)
+                area = dt.data_area(pd.concat([accounts[["lon", "lat"]], homes_frame[["lon", "lat"]]]).to_numpy(float))
+                graph = dt.download_graph(area)  # a cached download is read from disk; offline fails in ~2 s
+                state.set_graph_choice(state.GraphChoice(graph.source, path=str(
+                    dt.cached_graph_path(area, dt.STATE_HIGHWAY_FILTER))))
+                status.update(label=f"Downloaded {graph.n_nodes:,} road nodes.", state="complete", expanded=False)
+            except TerritoryError as exc:
+                status.update(label="No road network downloaded.", state="error")
+                st.error(str(exc))
+
+graph = None
+if state.graph_choice() is not None:
+    try:
+        with st.status("Building the road graph…", expanded=False) as status:
+            graph = state.road_graph()
+            status.update(label=f"Road graph {graph.source}: {graph.n_nodes:,} nodes, {graph.n_edges:,} road "
+                                f"segments (largest strongly connected part).", state="complete")
+    except TerritoryError as exc:
+        st.error(str(exc))
+        state.set_graph_choice(None)
+
+try:
+    with st.spinner("Computing drive times from every rep's home to every ZIP…"):
+        matrix, calibration = state.zip_matrix(current)
+except TerritoryError as exc:
+    st.error(str(exc))
+    st.stop()
+share_estimated = float((matrix["source"] == dt.ESTIMATED).mean()) if len(matrix) else 1.0
+if graph is None:
+    st.warning("No road graph: every drive time on this page is **estimated** (crow-fly distance × circuity ÷ "
+               "speed, per urban / suburban / rural ZIP).")
+elif share_estimated > 0:
+    st.info(f"{share_estimated:.1%} of rep → ZIP drive times lie outside the road graph "
+            f"(more than {settings.max_snap_km:g} km from its roads) and are **estimated**.")
+
+st.subheader("Reach: 30 / 60 / 90 minutes from each rep's home")
+homes, _ = state.rep_home_classes(current)
+rows = maps.isochrone_rows(state.isochrones(current), homes["name"].tolist())
+st.pydeck_chart(maps.isochrone_deck(rows, homes, maps.view_for(homes)), height=520, key="dt_deck")
+st.caption("Darkest: within 30 minutes; lightest: within 90. Areas from the road graph follow the roads reached; "
+           "estimated areas are circles (hover for which).")
+
+st.subheader("Drive hours per territory")
+plans = {"current": "Current ownership"} | {name: scenario.label for name, scenario in SCENARIOS.items()}
+plan_key = st.selectbox("Territories", list(plans), format_func=plans.get, key="dt_plan")
+scored = current.data.scored.accounts
+if plan_key == "current":
+    owner_of_zip = ownership_by_zip(current.units, scored)
+else:
+    try:
+        result = state.design_scenario(current, plan_key)
+    except TerritoryError as exc:
+        st.error(str(exc))
+        st.stop()
+    rep_of = dict(zip(result.problem_.tids, result.problem_.rep_ids, strict=True))
+    owner_of_zip = result.plan_.to_series().map(rep_of)
+if owner_of_zip.empty:
+    st.info("The accounts have no owners, so there are no current territories; pick a designed scenario.")
+    st.stop()
+hours = dt.plan_drive_hours(scored, current.units, owner_of_zip, matrix, settings)
+hours.insert(1, "rep", hours["rep_id"].map(dict(zip(homes["rep_id"], homes["name"], strict=True))))
+flagged = int(hours["red_flag"].sum())
+c1, c2, c3 = st.columns(3)
+c1.metric("Reps over the red line", f"{flagged} of {len(hours)}")
+c2.metric("Median driving per month", f"{hours['drive_hours_month'].median():.1f} h")
+c3.metric("Median travel share", f"{hours['travel_share'].median():.0%}")
+widgets.table(hours, percent_columns=("travel_share",))
+st.caption(f"Each in-person visit ({settings.in_person_share:.0%} of touchpoints: A 12, B 6, C 4 a year) is a round "
+           f"trip from the rep's home plus {settings.meeting_hours:g} h on site. Red flag: more than "
+           f"{settings.red_flag_hours_month:g} h of driving a month, or travel above "
+           f"{settings.travel_share_target:.0%} of a {settings.working_hours_month:.0f}-hour month — split the "
+           "territory or cover it from inside sales. `source` says **estimated** when any of the rep's drive "
+           "times is.")
+
+st.subheader("Calibration of the estimate")
+factors = pd.DataFrame([{"class": c, **f, "pairs": calibration["pairs"].get(c, 0)}
+                        for c, f in calibration["factors"].items()])
+if graph is None:
+    st.markdown("Without a road graph the estimate uses typical US factors:")
+else:
+    st.markdown(f"Fitted on {sum(calibration['pairs'].values()):,} rep → ZIP routes of the road graph: median "
+                f"error **{(calibration['median_error'] or 0):.0%}** (typical US factors: "
+                f"{(calibration['median_error_default'] or 0):.0%}). Classes without enough routes keep the "
+                "typical factors.")
+widgets.table(factors)
+
+c1, c2 = st.columns(2)
+c1.download_button("matrix.csv", lambda: export.to_safe_csv(matrix) or "", file_name="matrix.csv", mime="text/csv",
+                   key="dt_dl_matrix")
+c2.download_button("calibration.json", lambda: json.dumps(calibration, indent=2), file_name="calibration.json",
+                   mime="application/json", key="dt_dl_calibration")
