@@ -458,7 +458,7 @@ def uncalibrated(settings: DriveTimeSettings | None = None) -> Calibration:
 
 
 def calibrate(graph: RoadGraph, origins: np.ndarray, targets: np.ndarray, target_classes: np.ndarray | None = None,
-              settings: DriveTimeSettings | None = None, max_pairs: int = 5_000, min_pairs: int = 20,
+              settings: DriveTimeSettings | None = None, max_pairs: int = 5_000, min_pairs: int = 50,
               seed: int = 0) -> Calibration:
     """Fit the estimate's circuity (median road km ÷ crow-fly km) and speed (road km ÷ road hours) per class from
     the graph's shortest paths between ``origins`` and ``targets`` (a sample of at most ``max_pairs`` pairs within

@@ -143,3 +143,30 @@ def test_bad_upload_reports_rows_and_renders_names_literally(page, streamlit_url
     page.get_by_text("<img src=x onerror=alert(1)>", exact=True).first.wait_for(timeout=120_000)
     assert page.locator("img[src='x']").count() == 0
     assert not dialogs
+
+
+def _blue_pixels(png: bytes) -> int:
+    """Pixels of the reach map's blues (the 30/60/90-minute areas over the plain offline background)."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    blue = ((b - r) > 40) & (b > 120) & (g < b)
+    return int(blue.sum())
+
+
+def test_drive_time_page_reads_an_uploaded_osm_file_and_draws_reach(page, streamlit_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(streamlit_url)
+    page.get_by_text("Dataset summary").wait_for(timeout=120_000)
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Drive time").click()
+    page.get_by_text("every drive time on this page is", exact=False).first.wait_for(timeout=120_000)
+    page.get_by_text("Road graph file", exact=True).click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").first.set_input_files(str(ROOT / "tests" / "data" /
+                                                                                 "tiny_roads.osm"))
+    page.get_by_text("Road graph tiny_roads.osm:", exact=False).first.wait_for(timeout=120_000)
+    page.get_by_text("lie outside the road graph", exact=False).first.wait_for(timeout=120_000)
+    chart = page.get_by_test_id("stDeckGlJsonChart")
+    chart.locator("canvas").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(4000)  # let deck.gl draw the layers
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "drive_time.png"), full_page=True)
+    assert _blue_pixels(chart.screenshot()) > 500, "no reachable areas drawn"
+    assert page.get_by_text("Reps over the red line").is_visible()

@@ -187,7 +187,7 @@ def test_calibration_on_a_real_graph_fits_factors_and_cuts_the_error(helsinki: d
     report = calibration.to_json()
     assert report["source"] == "graph" and report["graph"] == "Helsinki.osm.pbf"
     assert report["fitted"] is True
-    assert report["pairs"]["suburban"] >= 20  # no classes given: every target counts as suburban
+    assert report["pairs"]["suburban"] >= 50  # no classes given: every target counts as suburban
     assert 1.0 < report["factors"]["suburban"]["circuity"] < 3.0
     assert calibration.median_error < calibration.median_error_default
     assert report["factors"]["rural"] == {"circuity": 1.25, "speed_kmh": 75.0}  # no rural pairs: default kept
