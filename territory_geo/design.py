@@ -8,9 +8,11 @@
    benchmark reports distance against.
 3. **Contiguity repair.** Pieces cut off from a territory's main piece join the neighbour they share most border
    with.
-4. **Local search.** Boundary moves that keep the losing territory in one piece: first diffusion balancing (surplus
-   flows to any less-loaded neighbour, so it travels along chains of full territories), then compactness and
-   proximity moves that keep every territory within tolerance.
+4. **Local search.** Boundary moves that keep the losing territory in one piece: planned flows of surplus along the
+   territory graph, then diffusion balancing (surplus flows to any less-loaded neighbour, so it travels along
+   chains of full territories).
+5. **Compactness polish** (:mod:`territory_geo.polish`): annealed flips and balance-neutral swaps that raise
+   Polsby-Popper compactness within the balance goal and a distance budget.
 
 Scenarios are data (:class:`Scenario`): balance weights, tolerance, start (optimised or current ownership),
 disruption budget, proximity weight. Locked ZIPs never move; named accounts count for their rep wherever they sit.
@@ -442,7 +444,7 @@ _COARSE_CLUSTERS = 1_000
 
 @dataclass
 class _Transport:
-    """Arrays of one transport problem (the whole geography, or a region of it).
+    """Arrays of one transport problem (the ZIP units, or the clusters of the national coarse level).
 
     Attributes
     ----------

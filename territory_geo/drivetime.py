@@ -91,14 +91,6 @@ class RoadGraph:
         """Number of directed node pairs joined by an edge."""
         return int(self.seconds.nnz)
 
-    @property
-    def fingerprint(self) -> str:
-        """A digest of the graph's structure and travel times (cache key of matrices)."""
-        digest = hashlib.sha256()
-        for array in (self.node_ids, self.seconds.indptr, self.seconds.indices, np.round(self.seconds.data, 3)):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest()[:20]
-
     def project(self, lonlat: np.ndarray) -> np.ndarray:
         """Local metric coordinates (m; an equirectangular projection about the graph's centre, exact enough for
         snapping and access legs)."""
@@ -158,10 +150,12 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-def read_graph(path: str | Path, settings: DriveTimeSettings | None = None) -> RoadGraph:
+def read_graph(path: str | Path, settings: DriveTimeSettings | None = None, name: str | None = None) -> RoadGraph:
     """A road graph from a file: ``.osm`` / ``.osm.xml`` (osmnx), ``.osm.pbf`` (pyrosm, drivable network) or
-    ``.graphml`` (osmnx, e.g. a cached download)."""
+    ``.graphml`` (osmnx, e.g. a cached download). ``name`` is how messages and labels call it (default: the file
+    name)."""
     path = Path(path)
+    name = name or path.name
     if not path.exists():
         msg = f"Road graph file not found: {path}."
         raise InputFileError(msg)
@@ -171,9 +165,9 @@ def read_graph(path: str | Path, settings: DriveTimeSettings | None = None) -> R
     except (InputFileError, DriveTimeUnavailableError):
         raise
     except Exception as exc:  # noqa: BLE001 - readers raise many kinds; the user needs the file and the reason
-        msg = f"{path.name}: could not be read as a road graph ({type(exc).__name__}: {exc})."
+        msg = f"{name}: could not be read as a road graph ({type(exc).__name__}: {exc})."
         raise InputFileError(msg) from exc
-    return prepare_graph(graph, path.name, settings)
+    return prepare_graph(graph, name, settings)
 
 
 def _read_by_suffix(path: Path, suffix: str) -> nx.MultiDiGraph:

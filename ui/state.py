@@ -311,9 +311,7 @@ def _road_graph(digest: str, _choice: GraphChoice) -> dt.RoadGraph:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"roads{suffix}"
         path.write_bytes(_choice.data or b"")
-        graph = dt.read_graph(path)
-    object.__setattr__(graph, "source", _choice.name)
-    return graph
+        return dt.read_graph(path, name=_choice.name)
 
 
 def road_graph() -> dt.RoadGraph | None:
