@@ -141,13 +141,22 @@ def territories_deck(areas_geojson: dict, assignment: pd.Series, colors: dict[st
     layers = [
         pdk.Layer("GeoJsonLayer", id="territories", data=areas_geojson, stroked=True, filled=True, pickable=True,
                   get_fill_color="properties.fill", get_line_color=[255, 255, 255, 120], line_width_min_pixels=0.3),
-        pdk.Layer("ScatterplotLayer", id="homes", data=homes, get_position=["lon", "lat"],
-                  get_fill_color=[20, 20, 20, 230], get_line_color=[255, 255, 255, 255], stroked=True,
-                  line_width_min_pixels=2, radius_min_pixels=6, get_radius=3000, pickable=False),
+        _homes_layer(homes, radius_px=6),
     ]
-    tooltip = {"text": "ZIP {zip} · {territory}\nRep: {rep}\nPotential {potential_text}"}
+    return _deck(layers, view, "ZIP {zip} · {territory}\nRep: {rep}\nPotential {potential_text}")
+
+
+def _homes_layer(homes: pd.DataFrame, radius_px: int) -> pdk.Layer:
+    """Reps' homes: black dots with a white ring, drawn on top."""
+    return pdk.Layer("ScatterplotLayer", id="homes", data=homes, get_position=["lon", "lat"],
+                     get_fill_color=[20, 20, 20, 230], get_line_color=[255, 255, 255, 255], stroked=True,
+                     line_width_min_pixels=2, radius_min_pixels=radius_px, get_radius=2000, pickable=False)
+
+
+def _deck(layers: list[pdk.Layer], view: pdk.ViewState, tooltip_text: str) -> pdk.Deck:
+    """A compact deck with a text tooltip, on the street basemap or, offline, the plain local style."""
     style = None if basemap_enabled() else OFFLINE_STYLE
-    return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=style)
+    return CompactDeck(layers=layers, initial_view_state=view, tooltip={"text": tooltip_text}, map_style=style)
 
 
 #: Fill of the 30 / 60 / 90-minute reachable areas (darkest = nearest), RGBA.
@@ -174,10 +183,6 @@ def isochrone_deck(rows: list[dict], homes: pd.DataFrame, view: pdk.ViewState) -
         pdk.Layer("PolygonLayer", id="isochrones", data=rows, get_polygon="polygon", get_fill_color="fill",
                   get_line_color=[255, 255, 255, 160], line_width_min_pixels=0.5, stroked=True, filled=True,
                   pickable=True),
-        pdk.Layer("ScatterplotLayer", id="homes", data=homes, get_position=["lon", "lat"],
-                  get_fill_color=[20, 20, 20, 230], get_line_color=[255, 255, 255, 255], stroked=True,
-                  line_width_min_pixels=2, radius_min_pixels=5, get_radius=2000, pickable=False),
+        _homes_layer(homes, radius_px=5),
     ]
-    tooltip = {"text": "{rep}: within {minutes} min ({source})"}
-    style = None if basemap_enabled() else OFFLINE_STYLE
-    return CompactDeck(layers=layers, initial_view_state=view, tooltip=tooltip, map_style=style)
+    return _deck(layers, view, "{rep}: within {minutes} min ({source})")
