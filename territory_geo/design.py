@@ -115,8 +115,9 @@ class DesignInputs:
     named
         Account id -> rep id: accounts that stay with that rep wherever they sit.
     cost
-        Optional unit x rep travel cost (minutes one way), indexed by ZIP with rep ids as columns; replaces the
-        crow-fly estimate when given.
+        Optional unit x rep travel cost (minutes one way, e.g. road drive times), indexed by ZIP with rep ids as
+        columns. When given it replaces the crow-fly estimate in the travel component, and proximity (the LP's
+        cost, the search's distance to home) ranks homes by it instead of by straight-line distance.
     """
 
     units: Units
@@ -167,6 +168,7 @@ class _Problem:
     locked: np.ndarray  # n, rep position or -1
     fixed_frame: pd.DataFrame
     unit_arr: np.ndarray
+    road_times: bool = False  # proximity is drive time (a cost matrix), not straight-line distance
 
 
 def _area_km2(table: pd.DataFrame) -> pd.Series:
@@ -317,6 +319,10 @@ class TerritoryDesigner:
                 msg = "The travel cost matrix does not cover every ZIP unit and rep."
                 raise TerritoryError(msg)
             hours = 2 * minutes.to_numpy(float) / 60.0
+            # proximity in drive time: minutes expressed as km at the data's median crow-fly speed, so the LP, the
+            # search and the distance budget keep their scale while ranking homes by road time
+            speed = float(np.median(dist[hours > 0] / hours[hours > 0] * 2)) if (hours > 0).any() else 1.0
+            dist = hours / 2 * speed
         else:  # the drive-time module's crow-fly estimate, per urban / suburban / rural class of each ZIP
             table = inputs.units.table
             classes = (table["area_class"] if "area_class" in table.columns else area_class(_area_km2(table)))
@@ -348,7 +354,8 @@ class TerritoryDesigner:
         weight_u = pot + 0.01 * max(pot.mean(), 1e-9)
         return _Problem(geo=geo, rep_ids=rep_ids, tids=tids, homes=homes, shares=shares, dist=dist, comp=comp,
                         fixed=fixed_arr, weights=weights, weight_u=weight_u, locked=locked, fixed_frame=fixed,
-                        unit_arr=inputs.units.table["arr"].reindex(geo.zips).to_numpy(float))
+                        unit_arr=inputs.units.table["arr"].reindex(geo.zips).to_numpy(float),
+                        road_times=inputs.cost is not None)
 
     @staticmethod
     def _visits(inputs: DesignInputs, geo: Geography, named: dict[str, str]) -> np.ndarray:
@@ -400,10 +407,12 @@ class TerritoryDesigner:
                         weight=problem.weight_u, measure=measure + sliver, target=target,
                         fixed=(problem.fixed / _norms(problem)) @ problem.weights, locked=problem.locked)
         pairs = None if n * min(k, 24) <= _LP_MAX_PAIRS else _coarse_candidates(tp, problem.geo, self.seed)
-        labels = self._solve_lp(tp, pairs)
+        # the centre re-solve pulls towards geometric middles, which means nothing for road times
+        labels = self._solve_lp(tp, pairs, 0 if problem.road_times else self.centre_iterations)
         return self._kmeans(problem) if labels is None else labels
 
-    def _solve_lp(self, tp: _Transport, pairs: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray | None:
+    def _solve_lp(self, tp: _Transport, pairs: tuple[np.ndarray, np.ndarray] | None,
+                  centre_iterations: int) -> np.ndarray | None:
         """Labels of the rounded transport LP with the centre re-solves, or None when no band up to 4x is feasible.
 
         ``pairs`` restricts the variables to given (unit, rep) pairs (national scale); otherwise each unit's 24
@@ -421,7 +430,7 @@ class TerritoryDesigner:
                 break
         if x is None:
             return None
-        for _ in range(self.centre_iterations):  # pull each territory's centre towards its own middle
+        for _ in range(centre_iterations):  # pull each territory's centre towards its own middle
             labels = np.asarray(x.argmax(axis=1)).ravel()
             middle = np.array([np.average(tp.xy[labels == t], axis=0, weights=tp.area[labels == t])
                                if (labels == t).any() else tp.homes[t] for t in range(k)])
