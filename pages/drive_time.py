@@ -36,17 +36,18 @@ elif source == "file":
     elif state.graph_choice() is None:
         st.info("Upload a road graph file; until then every figure below is estimated.")
 else:
-    st.markdown("Downloads the drivable roads (motorways down to tertiary roads) around your reps and accounts "
-                "from OpenStreetMap's Overpass API, once: the graph is kept on disk. A state takes minutes.")
+    st.markdown("Downloads the drivable roads around your reps and accounts from OpenStreetMap's Overpass API, "
+                "once: the graph is kept on disk. A metro area gets every drivable street; a larger area, roads "
+                "down to tertiary (a state takes minutes).")
     if st.button("Download road network", key="dt_download"):
         with st.status("Downloading roads from OpenStreetMap…", expanded=True) as status:
             try:
                 accounts = current.data.scored.accounts.dropna(subset=["lat", "lon"])
                 homes_frame, _ = state.rep_home_classes(current)
                 area = dt.data_area(pd.concat([accounts[["lon", "lat"]], homes_frame[["lon", "lat"]]]).to_numpy(float))
-                graph = dt.download_graph(area)  # a cached download is read from disk; offline fails in ~2 s
-                state.set_graph_choice(state.GraphChoice(graph.source, path=str(
-                    dt.cached_graph_path(area, dt.STATE_HIGHWAY_FILTER))))
+                roads = dt.download_filter(area)
+                graph = dt.download_graph(area, roads)  # a cached download is read from disk; offline fails in ~2 s
+                state.set_graph_choice(state.GraphChoice(graph.source, path=str(dt.cached_graph_path(area, roads))))
                 status.update(label=f"Downloaded {graph.n_nodes:,} road nodes.", state="complete", expanded=False)
             except TerritoryError as exc:
                 status.update(label="No road network downloaded.", state="error")
@@ -128,8 +129,11 @@ else:
                 "typical factors.")
 widgets.table(factors)
 
-c1, c2 = st.columns(2)
-c1.download_button("matrix.csv", lambda: export.to_safe_csv(matrix) or "", file_name="matrix.csv", mime="text/csv",
-                   key="dt_dl_matrix")
-c2.download_button("calibration.json", lambda: json.dumps(calibration, indent=2), file_name="calibration.json",
+c1, c2, c3 = st.columns(3)
+c1.download_button("matrix.csv (rep → ZIP)", lambda: export.to_safe_csv(matrix) or "", file_name="matrix.csv",
+                   mime="text/csv", key="dt_dl_matrix")
+c2.download_button("matrix_accounts.csv (rep → account)",  # computed only when clicked
+                   lambda: export.to_safe_csv(state.account_matrix(current, graph, calibration)) or "",
+                   file_name="matrix_accounts.csv", mime="text/csv", key="dt_dl_accounts")
+c3.download_button("calibration.json", lambda: json.dumps(calibration, indent=2), file_name="calibration.json",
                    mime="application/json", key="dt_dl_calibration")

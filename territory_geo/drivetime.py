@@ -211,6 +211,19 @@ def data_area(lonlat: np.ndarray, buffer_km: float = 10.0) -> Any:
     return grown.iloc[0]
 
 
+#: Areas larger than this (km²) are "state scale": their downloads keep roads down to tertiary only.
+STATE_SCALE_KM2 = 5_000.0
+
+
+def download_filter(area: Any) -> str | None:
+    """The Overpass filter for downloading ``area``: osmnx's whole "drive" network (None) for a metro-sized area,
+    roads down to tertiary (:data:`STATE_HIGHWAY_FILTER`) above :data:`STATE_SCALE_KM2`."""
+    import geopandas as gpd
+
+    km2 = float(gpd.GeoSeries([area], crs="EPSG:4326").to_crs("EPSG:6933").area.iloc[0]) / 1e6
+    return STATE_HIGHWAY_FILTER if km2 > STATE_SCALE_KM2 else None
+
+
 def cached_graph_path(area: Any, custom_filter: str | None, cache_dir: Path | None = None) -> Path:
     """Where the download of ``area`` with ``custom_filter`` is (or will be) cached as GraphML."""
     key = hashlib.sha256(area.wkb + (custom_filter or "drive").encode()).hexdigest()[:16]

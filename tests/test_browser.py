@@ -153,7 +153,8 @@ def _blue_pixels(png: bytes) -> int:
     return int(blue.sum())
 
 
-def test_drive_time_page_reads_an_uploaded_osm_file_and_draws_reach(page, streamlit_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_drive_time_page_reads_an_uploaded_osm_file_and_draws_reach(  # type: ignore[no-untyped-def]
+        page, streamlit_url: str) -> None:
     page.goto(streamlit_url)
     page.get_by_text("Dataset summary").wait_for(timeout=120_000)
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Drive time").click()
@@ -170,3 +171,9 @@ def test_drive_time_page_reads_an_uploaded_osm_file_and_draws_reach(page, stream
     page.screenshot(path=str(SHOTS / "drive_time.png"), full_page=True)
     assert _blue_pixels(chart.screenshot()) > 500, "no reachable areas drawn"
     assert page.get_by_text("Reps over the red line").is_visible()
+    with page.expect_download(timeout=120_000) as download:  # the per-account matrix is built on the click
+        page.get_by_role("button", name="matrix_accounts.csv (rep → account)").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "rep_id,target_id,minutes,source"
+    assert len(lines) == 1 + 15 * 6000
+    assert {line.rsplit(",", 1)[1] for line in lines[1:]} == {"graph", "estimated"}

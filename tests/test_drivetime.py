@@ -168,6 +168,14 @@ def test_online_check_gives_up_quickly_on_an_unreachable_host() -> None:
     assert time.perf_counter() - start < 2.0
 
 
+def test_downloads_keep_every_street_for_a_metro_and_major_roads_for_a_state() -> None:
+    metro = dt.data_area(np.array([[-84.39, 33.75], [-84.30, 33.80]]))  # central Atlanta, grown by 10 km
+    georgia = dt.data_area(np.array([[-85.6, 30.4], [-80.8, 32.0], [-85.6, 35.0]]))
+    assert dt.download_filter(metro) is None
+    assert dt.download_filter(georgia) == dt.STATE_HIGHWAY_FILTER
+    assert "tertiary" in dt.STATE_HIGHWAY_FILTER and "residential" not in dt.STATE_HIGHWAY_FILTER
+
+
 def test_a_cached_download_is_read_from_disk_without_the_network(tiny: dt.RoadGraph, tmp_path: Path) -> None:
     import osmnx as ox
 

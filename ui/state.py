@@ -345,6 +345,22 @@ def zip_matrix(current: Active) -> tuple[pd.DataFrame, dict]:
     return _zip_matrix(current.key, choice.digest if choice else "-", current)
 
 
+def _estimate(calibration: dict) -> dt.Estimate:
+    """The (possibly fitted) estimate recorded in a calibration report."""
+    factors = calibration["factors"]
+    return dt.Estimate({c: f["circuity"] for c, f in factors.items()}, {c: f["speed_kmh"] for c, f in factors.items()},
+                       fitted=bool(calibration["fitted"]))
+
+
+def account_matrix(current: Active, graph: dt.RoadGraph | None, calibration: dict) -> pd.DataFrame:
+    """Rep home -> account drive minutes (on demand: a download builds it when clicked)."""
+    assert current.data.scored is not None and current.data.reps is not None
+    targets = dt.account_targets(current.data.scored.accounts, current.units)
+    rep_ids, homes = dt.rep_homes(current.data.reps.data)
+    matrix = dt.travel_minutes(homes, targets.lonlat, targets.classes, graph=graph, estimate=_estimate(calibration))
+    return dt.matrix_frame(rep_ids, targets, matrix)
+
+
 def rep_home_classes(current: Active) -> tuple[pd.DataFrame, list[str]]:
     """Reps with a home base (``rep_id``, ``name``, ``lat``, ``lon``) and each home's urban / suburban / rural class
     (its home ZIP's, suburban when the ZIP is not a unit)."""
@@ -362,11 +378,8 @@ def rep_home_classes(current: Active) -> tuple[pd.DataFrame, list[str]]:
 def _isochrones(key: str, graph_key: str, minutes: tuple[float, ...], _current: Active,
                 _calibration: dict) -> list[dict]:
     homes, classes = rep_home_classes(_current)
-    factors = _calibration["factors"]
-    estimate = dt.Estimate({c: f["circuity"] for c, f in factors.items()},
-                           {c: f["speed_kmh"] for c, f in factors.items()}, fitted=bool(_calibration["fitted"]))
     graph = road_graph() if graph_key != "-" else None
-    return dt.isochrones(homes[["lon", "lat"]].to_numpy(float), minutes, graph=graph, estimate=estimate,
+    return dt.isochrones(homes[["lon", "lat"]].to_numpy(float), minutes, graph=graph, estimate=_estimate(_calibration),
                          home_classes=pd.Series(classes).to_numpy(dtype=object))
 
 
