@@ -42,9 +42,7 @@ else:
     if st.button("Download road network", key="dt_download"):
         with st.status("Downloading roads from OpenStreetMap…", expanded=True) as status:
             try:
-                accounts = current.data.scored.accounts.dropna(subset=["lat", "lon"])
-                homes_frame, _ = state.rep_home_classes(current)
-                area = dt.data_area(pd.concat([accounts[["lon", "lat"]], homes_frame[["lon", "lat"]]]).to_numpy(float))
+                area = dt.dataset_area(current.data.scored.accounts, current.data.reps.data)
                 roads = dt.download_filter(area)
                 graph = dt.download_graph(area, roads)  # a cached download is read from disk; offline fails in ~2 s
                 state.set_graph_choice(state.GraphChoice(graph.source, path=str(dt.cached_graph_path(area, roads))))
@@ -79,7 +77,7 @@ elif share_estimated > 0:
             f"(more than {settings.max_snap_km:g} km from its roads) and are **estimated**.")
 
 st.subheader("Reach: 30 / 60 / 90 minutes from each rep's home")
-homes, _ = state.rep_home_classes(current)
+homes = state.homes_frame(current)
 rows = maps.isochrone_rows(state.isochrones(current), homes["name"].tolist())
 st.pydeck_chart(maps.isochrone_deck(rows, homes, maps.view_for(homes)), height=520, key="dt_deck")
 st.caption("Darkest: within 30 minutes; lightest: within 90. Areas from the road graph follow the roads reached; "
@@ -97,8 +95,7 @@ else:
     except TerritoryError as exc:
         st.error(str(exc))
         st.stop()
-    rep_of = dict(zip(result.problem_.tids, result.problem_.rep_ids, strict=True))
-    owner_of_zip = result.plan_.to_series().map(rep_of)
+    owner_of_zip = result.rep_assignment()
 if owner_of_zip.empty:
     st.info("The accounts have no owners, so there are no current territories; pick a designed scenario.")
     st.stop()

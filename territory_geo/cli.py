@@ -188,7 +188,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
 
 
 def _drivetime_inputs(args: argparse.Namespace) -> tuple | None:
-    """Reps, accounts (or None) and, for ZIP targets, the units or ZIP areas; None after printing a bad report."""
+    """Validated reps and, with ``--accounts``, scored accounts (else None); None after printing a bad report."""
     if args.accounts is not None:
         data = ingest(args.accounts, args.reps)
         if data.scored is None or data.reps is None:
@@ -210,12 +210,8 @@ def _cmd_drivetime(args: argparse.Namespace) -> int:
     if loaded is None:
         return EXIT_BAD_INPUT
     reps, accounts = loaded
-    rep_ids, homes = dt.rep_homes(reps)
-    if not len(rep_ids):
-        msg = "No rep has a home base; add home ZIPs or coordinates to the reps file."
-        raise TerritoryError(msg)
     points = accounts if accounts is not None else reps.rename(columns={"home_lat": "lat", "home_lon": "lon"})
-    states = dt.us_states_of(points)
+    states = units.states_touched(points.dropna(subset=["lat", "lon"]), nearest=False)
     built = units.build_units(accounts) if accounts is not None and states else None
     if args.per_account:
         targets = dt.account_targets(accounts, built)
@@ -228,15 +224,12 @@ def _cmd_drivetime(args: argparse.Namespace) -> int:
                "latitude/longitude elsewhere, use --per-account with --accounts.")
         raise TerritoryError(msg)
     graph = dt.read_graph(args.graph) if args.graph else None
-    calibration = dt.calibrate(graph, homes, targets.lonlat, targets.classes) if graph else dt.uncalibrated()
-    compute = dt.travel_minutes_dask if args.dask and graph is not None else dt.travel_minutes
-    matrix = compute(homes, targets.lonlat, graph=graph, target_classes=targets.classes,
-                     estimate=calibration.estimate)
-    frame = dt.matrix_frame(rep_ids, targets, matrix)
+    frame, calibration = dt.rep_matrix(reps, targets, graph, dask=args.dask)
     args.out.mkdir(parents=True, exist_ok=True)
     export.to_safe_csv(frame, args.out / "matrix.csv")
     estimated = int((frame["source"] == dt.ESTIMATED).sum())
-    report = calibration.to_json() | {"targets": targets.kind, "n_reps": len(rep_ids), "n_targets": len(targets.ids),
+    n_reps = frame["rep_id"].nunique()
+    report = calibration.to_json() | {"targets": targets.kind, "n_reps": n_reps, "n_targets": len(targets.ids),
                                       "n_estimated": estimated}
     (args.out / "calibration.json").write_text(json.dumps(report, indent=2))
     written = ["matrix.csv", "calibration.json"]
@@ -247,7 +240,7 @@ def _cmd_drivetime(args: argparse.Namespace) -> int:
             export.to_safe_csv(hours, args.out / "drive_hours.csv")
             written.append("drive_hours.csv")
     where = f"road graph {graph.source}" if graph else "the crow-fly estimate (no road graph)"
-    print(f"{len(frame):,} drive times from {len(rep_ids)} rep(s) to {len(targets.ids):,} {targets.kind} target(s) "
+    print(f"{len(frame):,} drive times from {n_reps} rep(s) to {len(targets.ids):,} {targets.kind} target(s) "
           f"by {where}; {estimated:,} estimated -> {args.out} ({', '.join(written)})")
     if graph is not None and not np.isnan(calibration.median_error):
         print(f"  estimate calibrated on the graph: median error {calibration.median_error:.0%} "

@@ -37,7 +37,7 @@ from territory_geo.metrics import plan_summary, territory_table
 from territory_geo.plan import METRICS, Geography, Plan, split_named_accounts
 from territory_geo.polish import CompactnessPolish
 from territory_geo.settings import DISPLAY_CRS, EQUAL_AREA_CRS, CapacitySettings, DriveTimeSettings
-from territory_geo.units import Units, area_class
+from territory_geo.units import Units
 
 #: Balance components: the four additive unit figures plus travel (hours a year from the rep's home).
 COMPONENTS: tuple[str, ...] = (*METRICS, "travel")
@@ -171,11 +171,6 @@ class _Problem:
     road_times: bool = False  # proximity is drive time (a cost matrix), not straight-line distance
 
 
-def _area_km2(table: pd.DataFrame) -> pd.Series:
-    """Area (km²) of each unit of a units table (its ``area_km2`` column, or measured from the geometry)."""
-    return table["area_km2"] if "area_km2" in table.columns else table.geometry.area / 1e6
-
-
 class TerritoryDesigner:
     """Builds territories for one scenario.
 
@@ -282,6 +277,11 @@ class TerritoryDesigner:
         self.problem_ = problem
         return self
 
+    def rep_assignment(self) -> pd.Series:
+        """The designed plan as ZIP -> rep id."""
+        rep_of = dict(zip(self.problem_.tids, self.problem_.rep_ids, strict=True))
+        return self.plan_.to_series().map(rep_of)
+
     def raise_if_infeasible(self) -> TerritoryDesigner:
         """For automation: raise :class:`InfeasibleBalanceError` (with the reason and numbers) unless the plan is
         within tolerance; returns self otherwise."""
@@ -324,9 +324,7 @@ class TerritoryDesigner:
             speed = float(np.median(dist[hours > 0] / hours[hours > 0] * 2)) if (hours > 0).any() else 1.0
             dist = hours / 2 * speed
         else:  # the drive-time module's crow-fly estimate, per urban / suburban / rural class of each ZIP
-            table = inputs.units.table
-            classes = (table["area_class"] if "area_class" in table.columns else area_class(_area_km2(table)))
-            classes = classes.reindex(geo.zips).fillna("suburban").to_numpy(dtype=object)
+            classes = inputs.units.table["area_class"].reindex(geo.zips).fillna("suburban").to_numpy(dtype=object)
             hours = 2 * Estimate.default().minutes(dist.T, classes).T / 60.0
         travel = visits[:, None] * hours  # hours a year
         n, k = geo.n, len(rep_ids)

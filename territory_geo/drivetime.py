@@ -35,7 +35,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from territory_geo.errors import DriveTimeUnavailableError, InputFileError
+from territory_geo.errors import DriveTimeUnavailableError, InputFileError, TerritoryError
 from territory_geo.settings import STATE_HIGHWAY_FILTER, DriveTimeSettings, graph_cache_dir
 
 #: Area classes of the estimate.
@@ -94,15 +94,19 @@ class RoadGraph:
     def project(self, lonlat: np.ndarray) -> np.ndarray:
         """Local metric coordinates (m; an equirectangular projection about the graph's centre, exact enough for
         snapping and access legs)."""
-        lon0, lat0 = self._origin
-        lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
-        k = np.pi / 180.0 * EARTH_RADIUS_KM * 1000.0
-        return np.column_stack([(lonlat[:, 0] - lon0) * k * np.cos(np.radians(lat0)), (lonlat[:, 1] - lat0) * k])
+        return _local_xy(lonlat, self._origin)
 
     def snap(self, lonlat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest node of each point, and the crow-fly metres of the off-network leg to it."""
         metres, nodes = self._tree.query(self.project(lonlat))
         return np.asarray(nodes, dtype=np.int64), np.asarray(metres, dtype=float)
+
+
+def _local_xy(lonlat: np.ndarray, origin: tuple[float, float]) -> np.ndarray:
+    lon0, lat0 = origin
+    lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+    k = np.pi / 180.0 * EARTH_RADIUS_KM * 1000.0
+    return np.column_stack([(lonlat[:, 0] - lon0) * k * np.cos(np.radians(lat0)), (lonlat[:, 1] - lat0) * k])
 
 
 def _edge_matrix(pos: dict[Any, int], graph: nx.MultiDiGraph, attribute: str) -> sparse.csr_matrix:
@@ -135,11 +139,9 @@ def prepare_graph(graph: nx.MultiDiGraph, source: str, settings: DriveTimeSettin
     pos = {node: i for i, node in enumerate(graph.nodes)}
     lonlat = np.array([[float(d["x"]), float(d["y"])] for _, d in graph.nodes(data=True)])
     origin = (float(np.median(lonlat[:, 0])), float(np.median(lonlat[:, 1])))
-    road = RoadGraph(graph=graph, source=source, node_ids=node_ids, lonlat=lonlat,
+    return RoadGraph(graph=graph, source=source, node_ids=node_ids, lonlat=lonlat,
                      seconds=_edge_matrix(pos, graph, "travel_time"), metres=_edge_matrix(pos, graph, "length"),
-                     _origin=origin, _tree=cKDTree(np.zeros((1, 2))))
-    object.__setattr__(road, "_tree", cKDTree(road.project(lonlat)))
-    return road
+                     _origin=origin, _tree=cKDTree(_local_xy(lonlat, origin)))
 
 
 def _suffix(path: Path) -> str:
@@ -313,6 +315,22 @@ def _graph_minutes(graph: RoadGraph, origins: np.ndarray, targets: np.ndarray, s
     return (seconds + access_s) / 60.0, covered
 
 
+def _matrix(origins: np.ndarray, targets: np.ndarray, target_classes: np.ndarray | None, graph: RoadGraph | None,
+            estimate: Estimate | None, settings: DriveTimeSettings | None, seconds_fn: Any) -> Matrix:
+    """Graph minutes where both ends are within reach (``seconds_fn(origin nodes, target nodes)`` gives the road
+    seconds), the estimate everywhere else."""
+    settings = settings or DriveTimeSettings()
+    estimate = estimate or Estimate.default(settings)
+    origins, targets = np.asarray(origins, float).reshape(-1, 2), np.asarray(targets, float).reshape(-1, 2)
+    classes = np.full(len(targets), "suburban", dtype=object) if target_classes is None else \
+        np.asarray(target_classes, dtype=object)
+    guess = estimate.minutes(crow_km(origins, targets), classes)
+    if graph is None:
+        return Matrix(minutes=guess, covered=np.zeros(guess.shape, dtype=bool))
+    minutes, covered = _graph_minutes(graph, origins, targets, settings, seconds_fn)
+    return Matrix(minutes=np.where(covered, minutes, guess), covered=covered)
+
+
 def travel_minutes(origins: np.ndarray, targets: np.ndarray, target_classes: np.ndarray | None = None,
                    graph: RoadGraph | None = None, estimate: Estimate | None = None,
                    settings: DriveTimeSettings | None = None, chunk: int = 64) -> Matrix:
@@ -322,17 +340,8 @@ def travel_minutes(origins: np.ndarray, targets: np.ndarray, target_classes: np.
     pair without a graph) come from the estimate, classed by each target's urban / suburban / rural class
     (``target_classes``; suburban when not given).
     """
-    settings = settings or DriveTimeSettings()
-    estimate = estimate or Estimate.default(settings)
-    origins, targets = np.asarray(origins, float).reshape(-1, 2), np.asarray(targets, float).reshape(-1, 2)
-    classes = np.full(len(targets), "suburban", dtype=object) if target_classes is None else \
-        np.asarray(target_classes, dtype=object)
-    guess = estimate.minutes(crow_km(origins, targets), classes)
-    if graph is None:
-        return Matrix(minutes=guess, covered=np.zeros(guess.shape, dtype=bool))
-    minutes, covered = _graph_minutes(graph, origins, targets, settings,
-                                      lambda o, t: node_seconds(graph, o, t, chunk))
-    return Matrix(minutes=np.where(covered, minutes, guess), covered=covered)
+    return _matrix(origins, targets, target_classes, graph, estimate, settings,
+                   lambda o, t: node_seconds(graph, o, t, chunk))
 
 
 def travel_minutes_dask(origins: np.ndarray, targets: np.ndarray, graph: RoadGraph,
@@ -348,8 +357,6 @@ def travel_minutes_dask(origins: np.ndarray, targets: np.ndarray, graph: RoadGra
 
     from territory_geo.settings import dask_scheduler
 
-    settings = settings or DriveTimeSettings()
-    estimate = estimate or Estimate.default(settings)
     own: list[Any] = []
     if client is None:
         address = address or dask_scheduler()
@@ -370,12 +377,7 @@ def travel_minutes_dask(origins: np.ndarray, targets: np.ndarray, graph: RoadGra
         return np.vstack(rows)[inverse] if rows else np.zeros((0, len(t_node)))
 
     try:
-        origins, targets = np.asarray(origins, float).reshape(-1, 2), np.asarray(targets, float).reshape(-1, 2)
-        classes = np.full(len(targets), "suburban", dtype=object) if target_classes is None else \
-            np.asarray(target_classes, dtype=object)
-        minutes, covered = _graph_minutes(graph, origins, targets, settings, seconds_fn)
-        guess = estimate.minutes(crow_km(origins, targets), classes)
-        return Matrix(minutes=np.where(covered, minutes, guess), covered=covered)
+        return _matrix(origins, targets, target_classes, graph, estimate, settings, seconds_fn)
     finally:
         for resource in own:
             resource.close()
@@ -457,6 +459,17 @@ class Calibration:
                 "median_error": None if np.isnan(self.median_error) else round(self.median_error, 4),
                 "median_error_default": None if np.isnan(self.median_error_default)
                 else round(self.median_error_default, 4)}
+
+
+def calibration_from_json(report: dict[str, Any]) -> Calibration:
+    """A calibration back from its :meth:`Calibration.to_json` report (e.g. one kept in the store)."""
+    factors = report["factors"]
+    estimate = Estimate({c: float(f["circuity"]) for c, f in factors.items()},
+                        {c: float(f["speed_kmh"]) for c, f in factors.items()}, fitted=bool(report["fitted"]))
+    nan = float("nan")
+    error, default = report.get("median_error"), report.get("median_error_default")
+    return Calibration(estimate, dict(report.get("pairs", {})), nan if error is None else float(error),
+                       nan if default is None else float(default), report.get("graph") or "")
 
 
 def uncalibrated(settings: DriveTimeSettings | None = None) -> Calibration:
@@ -628,7 +641,7 @@ class Targets:
     classes
         Urban / suburban / rural class of each target (its ZIP unit's; suburban when it has none).
     kind
-        ``"zip"`` or ``"account"``.
+        ``"zip"``, ``"account"`` or ``"rep"`` (homes).
     """
 
     ids: np.ndarray
@@ -661,28 +674,46 @@ def account_targets(accounts: pd.DataFrame, units_obj: Any | None = None) -> Tar
                    lonlat=located[["lon", "lat"]].to_numpy(float), classes=classes, kind="account")
 
 
-def us_states_of(points: pd.DataFrame) -> tuple[str, ...]:
-    """Lower-48 states of points (``lat``, ``lon``, optional ``state``); points outside the US count for none."""
-    import shapely
-
-    from territory_geo.units import EQUAL_AREA_CRS, state_outlines
-
-    states = set(points["state"].dropna()) if "state" in points.columns else set()
-    located = points.dropna(subset=["lat", "lon"])
-    if len(located):
-        import geopandas as gpd
-
-        xy = gpd.GeoSeries(gpd.points_from_xy(located["lon"], located["lat"]), crs="EPSG:4326").to_crs(EQUAL_AREA_CRS)
-        outlines = state_outlines()
-        _, hit = shapely.STRtree(outlines.geometry.values).query(xy.values, predicate="intersects")
-        states |= set(outlines.index[np.unique(hit)])
-    return tuple(sorted(s for s in states if isinstance(s, str)))
-
-
 def rep_homes(reps: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Rep ids and home lon/lat of the reps that have a home base."""
     homed = reps.dropna(subset=["home_lat", "home_lon"])
     return homed["rep_id"].astype(str).to_numpy(dtype=object), homed[["home_lon", "home_lat"]].to_numpy(float)
+
+
+def rep_targets(reps: pd.DataFrame, units_obj: Any | None = None) -> Targets:
+    """Reps' homes as places (ids = rep ids), classed by their home ZIP's unit (suburban when it is not one)."""
+    ids, lonlat = rep_homes(reps)
+    homed = reps.dropna(subset=["home_lat", "home_lon"])
+    classes = np.full(len(ids), "suburban", dtype=object)
+    if units_obj is not None and "home_zip" in homed.columns:
+        classes = homed["home_zip"].map(units_obj.table["area_class"]).fillna("suburban").to_numpy(dtype=object)
+    return Targets(ids=ids, lonlat=lonlat, classes=classes, kind="rep")
+
+
+def dataset_area(accounts: pd.DataFrame, reps: pd.DataFrame, buffer_km: float = 10.0) -> Any:
+    """The area to download roads for: around every located account and rep home (:func:`data_area`)."""
+    points = pd.concat([accounts.dropna(subset=["lat", "lon"])[["lon", "lat"]],
+                        reps.dropna(subset=["home_lat", "home_lon"])[["home_lon", "home_lat"]]
+                        .set_axis(["lon", "lat"], axis=1)])
+    return data_area(points.to_numpy(float), buffer_km)
+
+
+def rep_matrix(reps: pd.DataFrame, targets: Targets, graph: RoadGraph | None = None,
+               calibration: Calibration | None = None, dask: bool = False) -> tuple[pd.DataFrame, Calibration]:
+    """Rep home -> target drive minutes as the long-form frame (:func:`matrix_frame`), and the calibration used.
+
+    Without ``calibration`` the estimate is calibrated on ``graph`` (or left at its defaults without one); with
+    ``dask`` and a graph the rows are computed by :func:`travel_minutes_dask`."""
+    rep_ids, homes = rep_homes(reps)
+    if not len(rep_ids):
+        msg = "No rep has a home base; add home ZIPs or coordinates to the reps file."
+        raise TerritoryError(msg)
+    if calibration is None:
+        calibration = calibrate(graph, homes, targets.lonlat, targets.classes) if graph else uncalibrated()
+    compute = travel_minutes_dask if dask and graph is not None else travel_minutes
+    matrix = compute(homes, targets.lonlat, graph=graph, target_classes=targets.classes,
+                     estimate=calibration.estimate)
+    return matrix_frame(rep_ids, targets, matrix), calibration
 
 
 def matrix_frame(rep_ids: np.ndarray, targets: Targets, matrix: Matrix) -> pd.DataFrame:

@@ -268,8 +268,9 @@ def _link_components(geoms: np.ndarray, edges: list[tuple[int, int]], n: int) ->
 # --- accounts -> units ---------------------------------------------------------------------------------------------
 
 
-def states_touched(accounts: pd.DataFrame) -> tuple[str, ...]:
-    """States of the accounts: from their ZIP, or for coordinate-only accounts by point in state outline."""
+def states_touched(accounts: pd.DataFrame, nearest: bool = True) -> tuple[str, ...]:
+    """States of the accounts: from their ZIP, or for coordinate-only accounts by point in state outline. Points in
+    no outline (a coastline's edge, or abroad) count for the nearest state, unless ``nearest`` is False."""
     states = set(accounts["state"].dropna()) if "state" in accounts.columns else set()
     no_state = accounts["state"].isna() if "state" in accounts.columns else pd.Series(True, index=accounts.index)
     pts = accounts.loc[no_state & accounts["lat"].notna()]
@@ -279,7 +280,7 @@ def states_touched(accounts: pd.DataFrame) -> tuple[str, ...]:
         tree = shapely.STRtree(outlines.geometry.values)
         _, hit = tree.query(shapely.points(xy), predicate="intersects")
         states |= set(outlines.index[np.unique(hit)])
-        if len(hit) < len(pts):
+        if nearest and len(hit) < len(pts):
             _, near = tree.query_nearest(shapely.points(xy))
             states |= set(outlines.index[np.unique(near)])
     return tuple(sorted(s for s in states if isinstance(s, str)))

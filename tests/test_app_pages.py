@@ -219,3 +219,16 @@ def test_drive_time_download_offline_says_what_to_do(app_env: Path, monkeypatch:
     assert not at.exception
     assert any("No internet connection" in e.value and ".osm.pbf" in e.value for e in at.error)
     assert any("every drive time on this page is **estimated**" in w.value for w in at.warning)
+
+
+def test_drive_time_page_with_a_corrupt_graph_file_says_so_and_falls_back(app_env: Path) -> None:
+    from ui.state import GraphChoice
+
+    at = _run_home()
+    at.session_state["dt_source"] = "file"
+    at.session_state["drive_graph"] = GraphChoice("roads.osm.pbf", b"this is not a PBF file")
+    at.switch_page("pages/drive_time.py").run()
+    assert not at.exception
+    assert any("roads.osm.pbf: could not be read as a road graph" in e.value for e in at.error)
+    assert any("every drive time on this page is **estimated**" in w.value for w in at.warning)
+    assert at.session_state["drive_graph"] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import shapely
 
 from territory_geo import drivetime as dt
-from territory_geo.errors import DriveTimeUnavailableError, InputFileError
+from territory_geo.errors import DriveTimeUnavailableError, InputFileError, TerritoryError
 from territory_geo.settings import DriveTimeSettings
 
 TINY = Path(__file__).parent / "data" / "tiny_roads.osm"
@@ -242,3 +243,38 @@ def test_drive_hours_follow_the_visit_model_and_raise_the_red_flag() -> None:
     assert r2["drive_hours_month"] == pytest.approx(10 * 6 * 2 * 200 / 60 / 12, abs=0.005)  # 33.3 h: over 30 h
     assert r2["red_flag"] and r2["source"] == "estimated"
     assert list(hours.columns) == list(dt.DRIVE_HOURS_COLUMNS)
+
+
+def test_a_calibration_survives_its_json_report(helsinki: dt.RoadGraph) -> None:
+    points = _inside(helsinki, 40, 5)
+    calibration = dt.calibrate(helsinki, points, points)
+    again = dt.calibration_from_json(json.loads(json.dumps(calibration.to_json())))
+    assert again.to_json() == calibration.to_json()
+    assert dt.calibration_from_json(dt.uncalibrated().to_json()).to_json() == dt.uncalibrated().to_json()
+
+
+def test_rep_matrix_labels_every_figure_and_needs_a_home(tiny: dt.RoadGraph) -> None:
+    reps = pd.DataFrame({"rep_id": ["R1", "R2"], "home_lat": [33.75, 34.50], "home_lon": [-84.39, -84.00],
+                         "home_zip": ["30303", None]})
+    places = pd.DataFrame({"account_id": ["a", "b"], "lat": [33.745, 33.90], "lon": [-84.385, -84.20]})
+    frame, calibration = dt.rep_matrix(reps, dt.account_targets(places), tiny)
+    assert list(frame.columns) == list(dt.MATRIX_COLUMNS)
+    assert frame.set_index(["rep_id", "target_id"]).loc[("R1", "a"), "source"] == "graph"
+    assert frame.set_index(["rep_id", "target_id"]).loc[("R2", "a"), "source"] == "estimated"  # home off the map
+    assert calibration.graph == "tiny_roads.osm"
+    with pytest.raises(TerritoryError, match="No rep has a home base"):
+        dt.rep_matrix(reps.assign(home_lat=np.nan), dt.account_targets(places))
+
+
+def test_rep_homes_take_their_home_zip_class_and_the_download_area_covers_everyone(tiny: dt.RoadGraph) -> None:
+    class FakeUnits:  # only the units' area classes are read
+        table = pd.DataFrame({"area_class": ["urban"]}, index=pd.Index(["30303"], name="zip"))
+
+    reps = pd.DataFrame({"rep_id": ["R1", "R2"], "home_lat": [33.75, 34.5], "home_lon": [-84.39, -84.0],
+                         "home_zip": ["30303", "30999"]})
+    homes = dt.rep_targets(reps, FakeUnits())
+    assert homes.classes.tolist() == ["urban", "suburban"] and homes.kind == "rep"
+    accounts = pd.DataFrame({"lat": [33.0, np.nan], "lon": [-85.0, np.nan]})
+    area = dt.dataset_area(accounts, reps)
+    for lon, lat in [(-84.39, 33.75), (-84.0, 34.5), (-85.0, 33.0)]:
+        assert area.contains(shapely.Point(lon, lat))

@@ -27,6 +27,7 @@ def grid_units(n: int = 3, size: float = 1000.0) -> units.Units:
     table["workload_units"] = values % 3 + 1
     table["accounts"] = 1.0
     table["arr"] = values * 10
+    table["area_class"] = units.area_class(table.geometry.area / 1e6)
     neighbors, links, borders = units._rook(table)
     return units.Units(table=table, neighbors=neighbors, island_links=links, borders=borders)
 

@@ -264,9 +264,7 @@ def save_plan(current: Active, result: design.TerritoryDesigner, scenario: str) 
     saved = st.session_state.setdefault("saved_dataset_ids", {})
     if current.key not in saved:
         saved[current.key] = save_active(current, current.inputs.label)
-    problem = result.problem_
-    rep_of = dict(zip(problem.tids, problem.rep_ids, strict=True))
-    assignment = result.plan_.to_series().map(rep_of)
+    assignment = result.rep_assignment()
     rationale = f"{result.scenario.label}: {result.message_}"
     return store().save_plan(saved[current.key], assignment, result.scenario.label, rationale=rationale,
                              meta={"scenario": scenario, "summary": {k: float(v) for k, v in
@@ -328,11 +326,7 @@ def _zip_matrix(key: str, graph_key: str, _current: Active) -> tuple[pd.DataFram
         return cached
     assert _current.units is not None and _current.data.reps is not None
     graph = road_graph() if graph_key != "-" else None
-    targets = dt.zip_targets(_current.units.table)
-    rep_ids, homes = dt.rep_homes(_current.data.reps.data)
-    calibration = dt.calibrate(graph, homes, targets.lonlat, targets.classes) if graph else dt.uncalibrated()
-    matrix = dt.travel_minutes(homes, targets.lonlat, targets.classes, graph=graph, estimate=calibration.estimate)
-    frame = dt.matrix_frame(rep_ids, targets, matrix)
+    frame, calibration = dt.rep_matrix(_current.data.reps.data, dt.zip_targets(_current.units.table), graph)
     report = calibration.to_json()
     store().save_matrix(cache_key, frame, report)
     return frame, report
@@ -345,42 +339,31 @@ def zip_matrix(current: Active) -> tuple[pd.DataFrame, dict]:
     return _zip_matrix(current.key, choice.digest if choice else "-", current)
 
 
-def _estimate(calibration: dict) -> dt.Estimate:
-    """The (possibly fitted) estimate recorded in a calibration report."""
-    factors = calibration["factors"]
-    return dt.Estimate({c: f["circuity"] for c, f in factors.items()}, {c: f["speed_kmh"] for c, f in factors.items()},
-                       fitted=bool(calibration["fitted"]))
-
-
 def account_matrix(current: Active, graph: dt.RoadGraph | None, calibration: dict) -> pd.DataFrame:
-    """Rep home -> account drive minutes (on demand: a download builds it when clicked)."""
+    """Rep home -> account drive minutes with the ZIP matrix's calibration (on demand: a download builds it, outside
+    the page run, so the graph is passed in rather than read from the session)."""
     assert current.data.scored is not None and current.data.reps is not None
     targets = dt.account_targets(current.data.scored.accounts, current.units)
-    rep_ids, homes = dt.rep_homes(current.data.reps.data)
-    matrix = dt.travel_minutes(homes, targets.lonlat, targets.classes, graph=graph, estimate=_estimate(calibration))
-    return dt.matrix_frame(rep_ids, targets, matrix)
+    frame, _ = dt.rep_matrix(current.data.reps.data, targets, graph, dt.calibration_from_json(calibration))
+    return frame
 
 
-def rep_home_classes(current: Active) -> tuple[pd.DataFrame, list[str]]:
-    """Reps with a home base (``rep_id``, ``name``, ``lat``, ``lon``) and each home's urban / suburban / rural class
-    (its home ZIP's, suburban when the ZIP is not a unit)."""
-    assert current.data.reps is not None and current.units is not None
+def homes_frame(current: Active) -> pd.DataFrame:
+    """Reps with a home base for the map: ``rep_id``, ``name``, ``lat``, ``lon``."""
+    assert current.data.reps is not None
     reps = current.data.reps.data.dropna(subset=["home_lat", "home_lon"])
-    classes = current.units.table["area_class"]
-    home_zip = reps["home_zip"] if "home_zip" in reps.columns else pd.Series(pd.NA, index=reps.index)
-    home_class = [classes.get(z, "suburban") if isinstance(z, str) else "suburban" for z in home_zip]
-    homes = pd.DataFrame({"rep_id": reps["rep_id"].astype(str), "name": reps["name"].astype(str),
-                          "lat": reps["home_lat"].astype(float), "lon": reps["home_lon"].astype(float)})
-    return homes.reset_index(drop=True), home_class
+    return pd.DataFrame({"rep_id": reps["rep_id"].astype(str), "name": reps["name"].astype(str),
+                         "lat": reps["home_lat"].astype(float), "lon": reps["home_lon"].astype(float)})
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _isochrones(key: str, graph_key: str, minutes: tuple[float, ...], _current: Active,
                 _calibration: dict) -> list[dict]:
-    homes, classes = rep_home_classes(_current)
+    assert _current.data.reps is not None
+    homes = dt.rep_targets(_current.data.reps.data, _current.units)
     graph = road_graph() if graph_key != "-" else None
-    return dt.isochrones(homes[["lon", "lat"]].to_numpy(float), minutes, graph=graph, estimate=_estimate(_calibration),
-                         home_classes=pd.Series(classes).to_numpy(dtype=object))
+    return dt.isochrones(homes.lonlat, minutes, graph=graph, estimate=dt.calibration_from_json(_calibration).estimate,
+                         home_classes=homes.classes)
 
 
 def isochrones(current: Active, minutes: tuple[float, ...] = (30.0, 60.0, 90.0)) -> list[dict]:
