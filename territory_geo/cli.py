@@ -13,7 +13,6 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 
 from territory_geo import demo, design, export, units
 from territory_geo import drivetime as dt
@@ -242,9 +241,11 @@ def _cmd_drivetime(args: argparse.Namespace) -> int:
     where = f"road graph {graph.source}" if graph else "the crow-fly estimate (no road graph)"
     print(f"{len(frame):,} drive times from {n_reps} rep(s) to {len(targets.ids):,} {targets.kind} target(s) "
           f"by {where}; {estimated:,} estimated -> {args.out} ({', '.join(written)})")
-    if graph is not None and not np.isnan(calibration.median_error):
+    if graph is not None and calibration.estimate.fitted:
         print(f"  estimate calibrated on the graph: median error {calibration.median_error:.0%} "
               f"(defaults: {calibration.median_error_default:.0%})")
+    elif graph is not None:
+        print("  too few routes on the graph to calibrate the estimate; its typical factors are kept")
     return EXIT_OK
 
 
