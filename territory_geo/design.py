@@ -10,7 +10,9 @@
    with.
 4. **Local search.** Boundary moves that keep the losing territory in one piece: planned flows of surplus along the
    territory graph, then diffusion balancing (surplus flows to any less-loaded neighbour, so it travels along
-   chains of full territories).
+   chains of full territories), then ejection chains for lumpy units diffusion cannot place (each territory on a
+   chain trades a unit or a pair so that it lands within the tolerance itself, until one with room absorbs the
+   rest; :meth:`territory_geo.polish.CompactnessPolish.eject`).
 5. **Compactness polish** (:mod:`territory_geo.polish`): annealed flips and balance-neutral swaps that raise
    Polsby-Popper compactness within the balance goal and a distance budget.
 
@@ -608,6 +610,12 @@ def _targets(problem: _Problem, measure: np.ndarray) -> np.ndarray:
     return problem.shares * total
 
 
+#: Diffusion stops after this many rounds without a 1 % fall of the balance energy (the summed squares of each
+#: territory's deviation beyond the goal); ejection chains take over. Lumpy units otherwise cycle there until the
+#: deadline and leave no time for the compactness polish (national scale: 60 s of diffusion, PP 0.24).
+_DIFFUSE_STALL_ROUNDS = 40
+
+
 class _LocalSearch:
     """Boundary moves on a working assignment (mutable; the result becomes a :class:`Plan`)."""
 
@@ -773,6 +781,12 @@ class _LocalSearch:
                 break
             best = now
         self._diffuse()
+        if np.abs(self.deviations()).max() > self.goal and time.perf_counter() < self.deadline:
+            # lumpy units diffusion could not place: ejection chains on the fast border search, aiming just
+            # inside the tolerance (the goal's margin is for later travel drift, which chains need not keep)
+            search = self._border_search()
+            search.eject(self.deadline, goal=self.tol - 0.1 * (self.tol - self.goal))
+            self._adopt(search.assign_)
 
     def _snapshot(self) -> tuple[np.ndarray, ...]:
         return (self.assign.copy(), self.comp_tally.copy(), self.size.copy(), self.area.copy(), self.perim.copy(),
@@ -811,20 +825,32 @@ class _LocalSearch:
     def _diffuse(self) -> None:
         """Diffusion: move boundary units from more- to less-loaded neighbours until all are within the goal."""
         blocked: set[tuple[int, int]] = set()
-        while time.perf_counter() < self.deadline:
+        best, stalled = np.inf, 0
+        while time.perf_counter() < self.deadline and stalled < _DIFFUSE_STALL_ROUNDS:
             dev = self.deviations()
             if np.abs(dev).max() <= self.goal:
                 return
+            energy = float((np.maximum(np.abs(dev) - self.goal, 0.0) ** 2).sum())
+            best, stalled = (energy, 0) if energy < 0.99 * best else (best, stalled + 1)
             units, nbr_t = self._boundary()
             src = self.assign[units]
             gap = dev[src] - dev[nbr_t]
+            key = src * self.k + nbr_t
+            by_key = np.argsort(key, kind="stable")
+            sorted_key = key[by_key]
+
+            def on_border(a: int, b: int) -> np.ndarray:  # a's units on its border with b (this round's boundary)
+                lo, hi = np.searchsorted(sorted_key, [a * self.k + b, a * self.k + b + 1])
+                return np.unique(units[by_key[lo:hi]])
             order = np.argsort(-gap, kind="stable")
-            pairs = []
+            pairs: list[tuple[int, int]] = []
+            seen: set[tuple[int, int]] = set()
             for i in order.tolist():
                 pair = (int(src[i]), int(nbr_t[i]))
-                if gap[i] <= 0:
+                if gap[i] <= 0 or len(pairs) >= 16 * 8:
                     break
-                if pair not in blocked and pair not in pairs:
+                if pair not in blocked and pair not in seen:
+                    seen.add(pair)
                     pairs.append(pair)
             if not pairs:
                 return
@@ -833,8 +859,9 @@ class _LocalSearch:
             for a, b in pairs[:16]:
                 if a in touched or b in touched:
                     continue
-                if (self._best_move(a, b, units, src, nbr_t, dev) or self._transfer_slice(a, b, dev)
-                        or self._best_swap(a, b, units, src, nbr_t, dev)):
+                here, there = on_border(a, b), on_border(b, a)
+                if (self._best_move(a, b, here, dev) or self._transfer_slice(a, b, dev, border=here.tolist())
+                        or self._best_swap(a, b, here, there, dev)):
                     moved = True
                     touched.update((a, b))
                     dev = self.deviations()
@@ -843,12 +870,10 @@ class _LocalSearch:
             if moved:
                 blocked.clear()
 
-    def _best_swap(self, a: int, b: int, units: np.ndarray, src: np.ndarray, nbr_t: np.ndarray,
-                   dev: np.ndarray) -> bool:
-        """Exchange a border unit of ``a`` for one of ``b`` when their difference evens the pair out: the move
-        that lumpy ZIPs (each a sizeable share of a target) need and single moves cannot make."""
-        us = np.unique(units[(src == a) & (nbr_t == b)])
-        vs = np.unique(units[(src == b) & (nbr_t == a)])
+    def _best_swap(self, a: int, b: int, us: np.ndarray, vs: np.ndarray, dev: np.ndarray) -> bool:
+        """Exchange a border unit of ``a`` (``us``: a's units on its border with b) for one of ``b`` (``vs``) when
+        their difference evens the pair out: the move that lumpy ZIPs (each a sizeable share of a target) need
+        and single moves cannot make."""
         if not len(us) or not len(vs):
             return False
         ua, ub = self._unit_measure(us, a), self._unit_measure(us, b)
@@ -889,9 +914,9 @@ class _LocalSearch:
                     stack.append(y)
         return len(seen) != len(members)
 
-    def _best_move(self, a: int, b: int, units: np.ndarray, src: np.ndarray, nbr_t: np.ndarray,
-                   dev: np.ndarray) -> bool:
-        cand = np.unique(units[(src == a) & (nbr_t == b)])
+    def _best_move(self, a: int, b: int, cand: np.ndarray, dev: np.ndarray) -> bool:
+        """The single move of one of ``cand`` (a's units on its border with b) from a to b that best evens the
+        pair out, keeping a in one piece."""
         if not len(cand):
             return False
         totals = self.comp_tally.sum(axis=0)
@@ -918,15 +943,16 @@ class _LocalSearch:
         return (self.p.comp[units, t] / scale / self.p.shares[t]) @ self.weights
 
     def _transfer_slice(self, a: int, b: int, dev: np.ndarray, want: float | None = None,
-                        require_gain: bool = True) -> bool:
+                        require_gain: bool = True, border: list[int] | None = None) -> bool:
         """Move a connected slice of ``a``, grown from its border with ``b``, worth ``want`` (default: half the gap;
         in units of the total measure). Units of no value are carried along for free, so surplus can cross empty
         country to reach ``b``."""
         if want is None:
             want = (dev[a] - dev[b]) / 2 * self.p.shares[a]
         geo, assign = self.geo, self.assign
-        touching = (assign[self.rows] == a) & (assign[geo.indices] == b) & (self.p.locked[self.rows] < 0)
-        border = np.unique(self.rows[touching]).tolist()
+        if border is None:  # a's movable units on its border with b
+            touching = (assign[self.rows] == a) & (assign[geo.indices] == b) & (self.p.locked[self.rows] < 0)
+            border = np.unique(self.rows[touching]).tolist()
         if not border:
             return False
         totals = self.comp_tally.sum(axis=0)

@@ -9,6 +9,10 @@ while it reshapes borders:
 * a **swap** pairs an improving flip that balance forbids with a flip back across the same border that pays for it,
   so two lumpy units can trade places where neither could move alone.
 
+The same fast structures serve the balancing phase's last resort, **ejection chains** (:meth:`eject`): a territory
+beyond the goal trades a unit (or a unit for a unit) with a neighbour so that it lands within the goal, the
+neighbour passes the surplus on the same way, and so on until a territory with room absorbs it.
+
 Flips are annealed (worse moves are accepted with probability exp(ΔPP / T) at a falling temperature, fixed seed),
 which lets borders straighten past small bumps; the last sweeps are greedy. Everything runs on plain Python lists:
 one move costs a few microseconds, so thousands of ZIPs are polished in about a second.
@@ -75,17 +79,25 @@ class CompactnessPolish:
         total = float(weight.sum()) or 1.0
         self.weight = (weight / total).tolist()
         self.goal = goal
-        self.dev = offset.astype(float).tolist()
-        self.area, self.perimeter, self.size = [0.0] * self.k, [0.0] * self.k, [0] * self.k
-        for u, a in enumerate(self.assign):
-            self.dev[a] += float(mu[u, a])
-            self.area[a] += self.unit_area[u]
-            self.perimeter[a] += self.unit_perimeter[u] - self._shared(u, a)  # each internal border counted twice
-            self.size[a] += 1
-        self.distance = sum(self.weight[u] * float(dist[u, a]) for u, a in enumerate(self.assign))
+        self.offset = offset.astype(float).tolist()
+        self._load(self.assign)
         self.distance_cap = self.distance * distance_budget
         self.rng = random.Random(seed)
         self.moves_ = 0
+
+    def _load(self, assign: list[int]) -> None:
+        """Take ``assign`` as the working assignment and recount every tally from it."""
+        self.assign = list(assign)
+        self.dev = list(self.offset)
+        self.area, self.perimeter, self.size = [0.0] * self.k, [0.0] * self.k, [0] * self.k
+        self.members: list[set[int]] = [set() for _ in range(self.k)]
+        for u, a in enumerate(self.assign):
+            self.members[a].add(u)
+            self.dev[a] += float(self.mu[u, a])
+            self.area[a] += self.unit_area[u]
+            self.perimeter[a] += self.unit_perimeter[u] - self._shared(u, a)  # each internal border counted twice
+            self.size[a] += 1
+        self.distance = sum(self.weight[u] * float(self.dist[u, a]) for u, a in enumerate(self.assign))
 
     # --- measures ------------------------------------------------------------------------------------------------
 
@@ -126,6 +138,8 @@ class CompactnessPolish:
         self.dev[b] += float(self.mu[u, b])
         self.distance += self.weight[u] * float(self.dist[u, b] - self.dist[u, a])
         self.assign[u] = b
+        self.members[a].discard(u)
+        self.members[b].add(u)
         self.moves_ += 1
 
     def stays_connected(self, u: int, a: int) -> bool:
@@ -234,6 +248,114 @@ class CompactnessPolish:
                 _, pb_back, pa_back = self._flip_gain(u, b, a)
                 self._apply(u, b, a, pb_back, pa_back)
                 self.moves_ -= 2
+
+    def excess(self) -> float:
+        """Balance energy: the summed squares of every territory's deviation beyond the goal (0 when balanced)."""
+        goal = self.goal
+        return sum(max(abs(d) - goal, 0.0) ** 2 for d in self.dev)
+
+    # --- ejection chains ------------------------------------------------------------------------------------------
+
+    def _flip(self, u: int, b: int) -> None:
+        a = self.assign[u]
+        _, pa, pb = self._flip_gain(u, a, b)
+        self._apply(u, a, b, pa, pb)
+
+    def _border_units(self, t: int, b: int) -> list[int]:
+        """Movable units of ``t`` that touch territory ``b``."""
+        assign, movable = self.assign, self.movable
+        return [u for u in self.members[t] if movable[u] and any(assign[v] == b for v in self.nbrs[u])]
+
+    def _touches(self, u: int, t: int) -> bool:
+        assign = self.assign
+        return any(assign[v] == t for v in self.nbrs[u])
+
+    def _neighbours(self, t: int) -> set[int]:
+        assign = self.assign
+        return {assign[v] for u in self.members[t] for v in self.nbrs[u]} - {t}
+
+    def _transfers(self, t: int, b: int, sign: int, partial: bool = False) -> list[tuple[float, int, int]]:
+        """Trades across the t-b border that bring ``t`` within the goal: ``sign`` = +1 moves value from t to b
+        (one unit of t, or a unit of t for one of b), -1 from b to t. Returns (b's deviation after, unit that
+        crosses in the trade's direction, unit that comes back or -1), nearest to b's goal first."""
+        mu, dev, goal = self.mu, self.dev, self.goal
+        give, take = (t, b) if sign > 0 else (b, t)
+        out_units, back_units = self._border_units(give, take), self._border_units(take, give)
+        lo, hi = dev[t] - goal, dev[t] + goal  # what t must lose (sign +1) or -what it must gain (-1)
+        if partial:  # the chain's start need only get nearer its goal
+            lo, hi = (1e-9, hi) if sign > 0 else (lo, -1e-9)
+        options = []
+        for u in out_units:
+            moved_t = float(mu[u, t])
+            moved_b = float(mu[u, b])
+            if lo <= sign * moved_t <= hi:
+                options.append((dev[b] + sign * moved_b, u, -1))
+            for v in back_units:
+                net = sign * (moved_t - float(mu[v, t]))
+                if lo <= net <= hi:
+                    options.append((dev[b] + sign * (moved_b - float(mu[v, b])), u, v))
+        return options
+
+    def _chain(self, t: int, sign: int, visited: set[int], depth: int, budget: list[int]) -> bool:
+        """Depth-first search for a chain of trades starting at ``t`` (beyond the goal in the direction of
+        ``sign``) that ends in a territory with room; every territory on the way lands within the goal. Trades
+        are applied as the search goes and undone when it backs out."""
+        goal = self.goal
+        options = [(o, b) for b in self._neighbours(t) - visited
+                   for o in self._transfers(t, b, sign, partial=len(visited) == 1)]
+        options.sort(key=lambda ob: abs(ob[0][0]))
+        for (_, u, v), b in options[:24]:
+            if budget[0] <= 0:
+                return False
+            budget[0] -= 1
+            give, take = (t, b) if sign > 0 else (b, t)
+            if not self.stays_connected(u, give):
+                continue
+            self._flip(u, take)
+            if v >= 0 and not self.stays_connected(v, take):
+                self._flip(u, give)
+                continue
+            if v >= 0:
+                self._flip(v, give)
+                if not (self._touches(u, take) and self._touches(v, give)):
+                    self._flip(v, take)
+                    self._flip(u, give)
+                    continue
+            if (abs(self.dev[b]) <= goal and self.distance <= self.distance_cap) or (
+                    depth > 1 and sign * self.dev[b] > goal and self._chain(b, sign, visited | {b}, depth - 1, budget)):
+                return True
+            if v >= 0:
+                self._flip(v, take)
+            self._flip(u, give)
+        return False
+
+    def eject(self, deadline: float, depth: int = 8, budget: int = 4000, goal: float | None = None) -> bool:
+        """Ejection chains for territories beyond the goal: surplus is pushed (a deficit pulled) through a chain
+        of neighbours, each trading a unit or a pair of units so that it lands within the goal itself, until a
+        territory with room absorbs the rest. This is what lumpy units (each a large share of a target) boxed in
+        by full territories need; returns whether every territory ended within the goal."""
+        saved, self.goal = self.goal, self.goal if goal is None else goal
+        try:
+            return self._eject(deadline, depth, budget)
+        finally:
+            self.goal = saved
+
+    def _eject(self, deadline: float, depth: int, budget: int) -> bool:
+        goal = self.goal
+        while time.perf_counter() < deadline:
+            bad = sorted((t for t in range(self.k) if abs(self.dev[t]) > goal), key=lambda t: -abs(self.dev[t]))
+            if not bad:
+                break
+            progress = False
+            for t in bad:
+                if time.perf_counter() > deadline:
+                    break
+                if abs(self.dev[t]) > goal and self._chain(t, 1 if self.dev[t] > 0 else -1, {t}, depth, [budget]):
+                    progress = True
+            if not progress:
+                break
+        self.assign_ = np.array(self.assign, dtype=np.int64)
+        return self.excess() == 0
 
     def run(self, deadline: float, steps: int = 20, start_temperature: float = 3e-3,
             end_temperature: float = 1e-4) -> CompactnessPolish:

@@ -237,10 +237,24 @@ def _rook(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]], list[tup
         adj[b].add(a)
     neighbors = {zips[i]: tuple(sorted(zips[j] for j in nb)) for i, nb in adj.items()}
     borders: dict[tuple[str, str], float] = {}
-    # the buffer also catches SNAP m of the boundary beyond each end of the shared stretch
-    for a, b, length in zip(left[rook].tolist(), right[rook].tolist(), shared[rook].tolist(), strict=True):
-        borders[(zips[a], zips[b])] = borders[(zips[b], zips[a])] = max(float(length) - 2 * _SNAP_M, 0.0)
+    for a, b, length in zip(left[rook].tolist(), right[rook].tolist(),
+                            _border_lengths(boundaries, left[rook], right[rook], shared[rook]).tolist(), strict=True):
+        borders[(zips[a], zips[b])] = borders[(zips[b], zips[a])] = length
     return neighbors, [(zips[a], zips[b]) for a, b in links], borders
+
+
+def _border_lengths(boundaries: np.ndarray, left: np.ndarray, right: np.ndarray, buffered: np.ndarray) -> np.ndarray:
+    """Length (m) of each shared border: exact where the two outlines share vertices (cells of one tessellation),
+    else the buffered measure less the 2 x SNAP m it catches beyond the stretch's ends (borders drawn separately,
+    e.g. across a state line). Thin or overlapping cells can make the buffered measure count a stretch twice, so each
+    unit's borders are scaled down where they would add up to more than its perimeter."""
+    exact = shapely.length(shapely.intersection(boundaries[left], boundaries[right]))
+    length = np.where(exact > _SHARED_BORDER_M, exact, np.maximum(buffered - 2 * _SNAP_M, 0.0))
+    n = len(boundaries)
+    perimeter = shapely.length(boundaries)
+    total = np.bincount(left, weights=length, minlength=n) + np.bincount(right, weights=length, minlength=n)
+    scale = np.minimum(1.0, perimeter / np.maximum(total, 1e-9))
+    return length * np.minimum(scale[left], scale[right])
 
 
 def _link_components(geoms: np.ndarray, edges: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:

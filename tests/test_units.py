@@ -167,6 +167,27 @@ def test_short_shared_border_is_not_rook_adjacency():
     assert links == [("00001", "00002")] or links == [("00002", "00001")]  # joined only as an island link
 
 
+
+def test_shared_border_lengths_are_exact_within_a_tessellation_and_never_exceed_a_perimeter():
+    """A 3 m wide sliver between two squares (cells of near-duplicate ZIP centroids look like this): a 5 m buffer
+    holds its whole outline, so the buffered measure alone counted each of its borders twice (~2 km each, against a
+    2 km perimeter). Borders shared vertex for vertex are measured exactly; across separately drawn borders (a
+    state line: here a square shifted 1 m off its neighbour, with no common vertices) the buffered measure stands."""
+    a = shapely.box(0, 0, 1000, 1000)
+    sliver = shapely.box(1000, 0, 1003, 1000)
+    b = shapely.box(1003, 0, 2003, 1000)
+    c = shapely.box(-1000, 1, 0, 1001)  # left of a, drawn separately
+    zips = ["00001", "00002", "00003", "00004"]
+    areas = gpd.GeoDataFrame({"state": "XX"}, geometry=[a, sliver, b, c], index=zips, crs=EQUAL_AREA_CRS)
+    _, _, borders = units._rook(areas)
+    assert borders[("00001", "00002")] == pytest.approx(1000.0)
+    assert borders[("00002", "00003")] == pytest.approx(1000.0)
+    assert borders[("00002", "00001")] == borders[("00001", "00002")]
+    assert borders[("00001", "00004")] == pytest.approx(999.0, abs=2 * units._SNAP_M)
+    for i, z in enumerate(zips):
+        total = sum(length for (x, _), length in borders.items() if x == z)
+        assert total <= areas.geometry.iloc[i].length + 1e-6
+
 # --- accounts -> units -----------------------------------------------------------------------------------------
 
 # a point in Greenville, SC given by coordinates only (no ZIP)
