@@ -767,7 +767,8 @@ class _LocalSearch:
                         self._move(u, b)
 
     def balance(self) -> None:
-        """Push surplus along the territory graph (planned flows), then diffuse locally until within the goal."""
+        """Push surplus along the territory graph (planned flows), diffuse locally until within the goal or stalled,
+        then ejection chains for what is left."""
         best = np.abs(self.deviations()).max()
         for _ in range(12):
             if time.perf_counter() > self.deadline or best <= self.goal:
