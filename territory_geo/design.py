@@ -11,8 +11,8 @@
 4. **Local search.** Boundary moves that keep the losing territory in one piece: planned flows of surplus along the
    territory graph, then diffusion balancing (surplus flows to any less-loaded neighbour, so it travels along
    chains of full territories), then ejection chains for lumpy units diffusion cannot place (each territory on a
-   chain trades a unit or a pair so that it lands within the tolerance itself, until one with room absorbs the
-   rest; :meth:`territory_geo.polish.CompactnessPolish.eject`).
+   chain trades a unit, or a unit for a unit, so that it lands within the tolerance itself, until one with room
+   absorbs the rest; :meth:`territory_geo.polish.CompactnessPolish.eject`).
 5. **Compactness polish** (:mod:`territory_geo.polish`): annealed flips and balance-neutral swaps that raise
    Polsby-Popper compactness within the balance goal and a distance budget.
 
@@ -616,6 +616,20 @@ def _targets(problem: _Problem, measure: np.ndarray) -> np.ndarray:
 _DIFFUSE_STALL_ROUNDS = 40
 
 
+class _PairIndex:
+    """Boundary units grouped by (territory, neighbouring territory) key, for one round's boundary."""
+
+    def __init__(self, units: np.ndarray, keys: np.ndarray) -> None:
+        self.order = np.argsort(keys, kind="stable")
+        self.keys = keys[self.order]
+        self.unit = units
+
+    def units(self, key: int) -> np.ndarray:
+        """The distinct units with ``key`` (territory * K + neighbouring territory)."""
+        lo, hi = np.searchsorted(self.keys, [key, key + 1])
+        return np.unique(self.unit[self.order[lo:hi]])
+
+
 class _LocalSearch:
     """Boundary moves on a working assignment (mutable; the result becomes a :class:`Plan`)."""
 
@@ -836,13 +850,7 @@ class _LocalSearch:
             units, nbr_t = self._boundary()
             src = self.assign[units]
             gap = dev[src] - dev[nbr_t]
-            key = src * self.k + nbr_t
-            by_key = np.argsort(key, kind="stable")
-            sorted_key = key[by_key]
-
-            def on_border(a: int, b: int) -> np.ndarray:  # a's units on its border with b (this round's boundary)
-                lo, hi = np.searchsorted(sorted_key, [a * self.k + b, a * self.k + b + 1])
-                return np.unique(units[by_key[lo:hi]])
+            by_pair = _PairIndex(units, src * self.k + nbr_t)
             order = np.argsort(-gap, kind="stable")
             pairs: list[tuple[int, int]] = []
             seen: set[tuple[int, int]] = set()
@@ -860,7 +868,7 @@ class _LocalSearch:
             for a, b in pairs[:16]:
                 if a in touched or b in touched:
                     continue
-                here, there = on_border(a, b), on_border(b, a)
+                here, there = by_pair.units(a * self.k + b), by_pair.units(b * self.k + a)
                 if (self._best_move(a, b, here, dev) or self._transfer_slice(a, b, dev, border=here.tolist())
                         or self._best_swap(a, b, here, there, dev)):
                     moved = True
