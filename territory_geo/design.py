@@ -252,15 +252,10 @@ class TerritoryDesigner:
             if baseline_plan is None:
                 msg = "The min-disruption scenario needs the current ownership (an owner column in the accounts)."
                 raise TerritoryError(msg)
-            assign = baseline_plan.assignment.copy()
+            assign = self._disruption_start(problem, baseline_plan.assignment)
         else:
             assign = self._transport(problem)
-        assign = np.where(problem.locked >= 0, problem.locked, assign)
-        search = _LocalSearch(problem, assign, self.scenario, baseline=None if baseline_plan is None
-                              else baseline_plan.assignment, deadline=start + self.max_seconds, seed=self.seed)
-        search.repair_contiguity()
-        search.balance()
-        search.polish()
+        search = self._search(problem, assign, baseline_plan, start + self.max_seconds)
         self.plan_ = self._plan(problem, search.assign)
         self.status_, self.message_ = search.verdict()
         self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
@@ -278,6 +273,17 @@ class TerritoryDesigner:
         self.lp_bound_km_ = lp_lower_bound(problem) if self.compute_bound and optimised else None
         self.problem_ = problem
         return self
+
+    def _search(self, problem: _Problem, assign: np.ndarray, baseline_plan: Plan | None,
+                deadline: float) -> _LocalSearch:
+        """Contiguity repair, balancing and the compactness polish from a start assignment (locks applied)."""
+        assign = np.where(problem.locked >= 0, problem.locked, assign)
+        search = _LocalSearch(problem, assign, self.scenario, baseline=None if baseline_plan is None
+                              else baseline_plan.assignment, deadline=deadline, seed=self.seed)
+        search.repair_contiguity()
+        search.balance()
+        search.polish()
+        return search
 
     def rep_assignment(self) -> pd.Series:
         """The designed plan as ZIP -> rep id."""
@@ -394,22 +400,40 @@ class TerritoryDesigner:
         scale) the variables come from the same LP solved on clusters of units first (:func:`_coarse_candidates`).
         """
         n, k = problem.geo.n, len(problem.tids)
-        # travel depends on the assignment itself, so the LP balances the other components (renormalised) and the
-        # local search brings travel in
-        weights = problem.weights.copy()
-        weights[-1] = 0.0
-        weights = weights / weights.sum() if weights.sum() > 0 else np.eye(len(COMPONENTS))[0]
-        problem = replace(problem, weights=weights)
-        measure = _measure(problem)
-        sliver = 0.01 * measure.mean()
-        target = _targets(problem, measure) + problem.shares * sliver * n
-        tp = _Transport(dist=problem.dist, xy=problem.geo.xy, area=problem.geo.area, homes=problem.homes,
-                        weight=problem.weight_u, measure=measure + sliver, target=target,
-                        fixed=(problem.fixed / _norms(problem)) @ problem.weights, locked=problem.locked)
+        tp = _transport_problem(problem)
         pairs = None if n * min(k, 24) <= _LP_MAX_PAIRS else _coarse_candidates(tp, problem.geo, self.seed)
         # the centre re-solve pulls towards geometric middles, which means nothing for road times
         labels = self._solve_lp(tp, pairs, 0 if problem.road_times else self.centre_iterations)
         return self._kmeans(problem) if labels is None else labels
+
+    def _disruption_start(self, problem: _Problem, owner: np.ndarray) -> np.ndarray:
+        """Where the min-disruption search starts: the least-churn balanced LP (:meth:`_keep_owners`), or today's
+        ownership itself when that LP would already move more ARR than the disruption budget allows (the search
+        then moves what the budget permits and reports the rest)."""
+        start = self._keep_owners(problem, owner)
+        budget = self.scenario.disruption_budget
+        if budget is not None:
+            moved = float(problem.unit_arr[start != owner].sum())
+            if moved > budget * max(float(problem.unit_arr.sum()), 1e-9):
+                return owner.copy()
+        return start
+
+    def _keep_owners(self, problem: _Problem, owner: np.ndarray) -> np.ndarray:
+        """Minimum disruption as a transport LP, rounded: the least ARR changing owner (plus a tenth as much
+        potential x squared distance, so units without ARR follow compact borders) that puts every territory
+        within half the tolerance. Each unit may stay with its owner or go to one of its 24 nearest homes."""
+        n, k = problem.geo.n, len(problem.tids)
+        tp = _transport_problem(problem)
+        nearest = np.argsort(problem.dist, axis=1, kind="stable")[:, :min(k, 24)]
+        pairs = np.unique(np.column_stack([np.r_[np.repeat(np.arange(n), nearest.shape[1]), np.arange(n)],
+                                           np.r_[nearest.ravel(), owner]]), axis=0)
+        churn = np.where(np.arange(k)[None, :] == owner[:, None], 0.0, problem.unit_arr[:, None])
+        churn = churn / max(float(problem.unit_arr.mean()), 1e-9)
+        proximity = tp.weight[:, None] * problem.dist ** 2
+        proximity = proximity / max(float(proximity[np.arange(n), owner].mean()), 1e-300)
+        x = _solve_transport(tp, churn + 0.1 * proximity, band=self.scenario.tolerance / 2,
+                             candidates=(pairs[:, 0], pairs[:, 1]))
+        return owner.copy() if x is None else np.asarray(x.argmax(axis=1)).ravel().astype(np.int64)
 
     def _solve_lp(self, tp: _Transport, pairs: tuple[np.ndarray, np.ndarray] | None,
                   centre_iterations: int) -> np.ndarray | None:
@@ -441,6 +465,22 @@ class TerritoryDesigner:
                 break
             x = again
         return np.asarray(x.argmax(axis=1)).ravel().astype(np.int64)
+
+
+def _transport_problem(problem: _Problem) -> _Transport:
+    """The transport LP's arrays for a problem. Travel depends on the assignment itself, so the LP balances the
+    other components (renormalised) and the local search brings travel in. Every unit carries a sliver of measure
+    (1 % of the mean) so that units without potential are priced like the rest."""
+    weights = problem.weights.copy()
+    weights[-1] = 0.0
+    weights = weights / weights.sum() if weights.sum() > 0 else np.eye(len(COMPONENTS))[0]
+    problem = replace(problem, weights=weights)
+    measure = _measure(problem)
+    sliver = 0.01 * measure.mean()
+    target = _targets(problem, measure) + problem.shares * sliver * problem.geo.n
+    return _Transport(dist=problem.dist, xy=problem.geo.xy, area=problem.geo.area, homes=problem.homes,
+                      weight=problem.weight_u, measure=measure + sliver, target=target,
+                      fixed=(problem.fixed / _norms(problem)) @ problem.weights, locked=problem.locked)
 
 
 #: Above this many unit x candidate pairs the transport LP is solved in two levels (:func:`_coarse_candidates`):
@@ -733,12 +773,15 @@ class _LocalSearch:
                 self.p.unit_arr[u] / max(self.p.unit_arr.mean(), 1e-9)
         return (self.scenario.compactness_weight * border + self.scenario.proximity_weight * dist) * 0.1 + churn
 
-    def _within_budget(self, u: int, a: int, b: int) -> bool:
+    def _within_budget(self, *moves: tuple[int, int, int]) -> bool:
+        """Whether the moves (unit, from, to), made together, keep the ARR changing owner within the disruption
+        budget (a unit returning to its owner gives its ARR back)."""
         budget = self.scenario.disruption_budget
         if self.baseline is None or budget is None:
             return True
-        extra = self.p.unit_arr[u] if self.baseline[u] == a else 0.0
-        ok = self.moved_arr + extra <= budget * max(self.p.unit_arr.sum(), 1e-9)
+        arr, owner = self.p.unit_arr, self.baseline
+        extra = sum(arr[u] if owner[u] == a else (-arr[u] if owner[u] == b else 0.0) for u, a, b in moves)
+        ok = self.moved_arr + extra <= budget * max(arr.sum(), 1e-9) + 1e-9
         self.budget_hit |= not ok
         return ok
 
@@ -896,32 +939,25 @@ class _LocalSearch:
             if gain[i, j] >= -1e-12:
                 return False
             u, v = int(us[i]), int(vs[j])
-            if u == v or not (self._within_budget(u, a, b) and self._within_budget(v, b, a)):
+            if u == v or not self._within_budget((u, a, b), (v, b, a)):
+                continue
+            # local tests instead of searching both territories: a stays whole without u, b without v (u
+            # included), and each unit touches the territory it joins once the other has left
+            if not self._stays_connected(u, a):
                 continue
             self._move(u, b)
+            if not self._stays_connected(v, b):
+                self._move(u, a)
+                continue
             self._move(v, a)
-            if self._connected(a) and self._connected(b):
+            if self._touches(u, b) and self._touches(v, a):
                 return True
             self._move(v, b)
             self._move(u, a)
         return False
 
-    def _connected(self, t: int) -> bool:
-        members = np.flatnonzero(self.assign == t)
-        if len(members) <= 1:
-            return len(members) == 1
-        return not self._cut_off_any(t, members)
-
-    def _cut_off_any(self, t: int, members: np.ndarray) -> bool:
-        seen = {int(members[0])}
-        stack = [int(members[0])]
-        while stack:
-            x = stack.pop()
-            for y in self.geo.neighbors(x).tolist():
-                if y not in seen and self.assign[y] == t:
-                    seen.add(y)
-                    stack.append(y)
-        return len(seen) != len(members)
+    def _touches(self, u: int, t: int) -> bool:
+        return bool((self.assign[self.geo.neighbors(u)] == t).any())
 
     def _best_move(self, a: int, b: int, cand: np.ndarray, dev: np.ndarray) -> bool:
         """The single move of one of ``cand`` (a's units on its border with b) from a to b that best evens the
@@ -940,7 +976,7 @@ class _LocalSearch:
         score = gain[improving] / max(dev[a] ** 2 + dev[b] ** 2, 1e-12) + 0.02 * np.tanh(geo_cost)
         for i in np.argsort(score, kind="stable").tolist():
             u = int(cand[improving][i])
-            if self._within_budget(u, a, b) and self._stays_connected(u, a):
+            if self._within_budget((u, a, b)) and self._stays_connected(u, a):
                 self._move(u, b)
                 return True
         return False
@@ -1000,7 +1036,7 @@ class _LocalSearch:
             return False
         if out_a * self.p.shares[a] > 1.5 * want + 1e-12:  # a cut-off piece made the slice far too big
             return False
-        if not all(self._within_budget(u, a, b) for u in taken):
+        if not self._within_budget(*((u, a, b) for u in taken)):
             return False
         for u in taken:
             self._move(u, b)

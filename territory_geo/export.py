@@ -114,7 +114,8 @@ def territories_geojson(units_table: gpd.GeoDataFrame, plan: Plan, table: pd.Dat
         raise TerritoryError(msg)
     frame = units_table[["geometry"]].assign(territory_id=plan.to_series().reindex(units_table.index).to_numpy())
     merged = frame.dissolve("territory_id").to_crs(DISPLAY_CRS)
-    merged["geometry"] = shapely.orient_polygons(shapely.make_valid(merged.geometry.values), exterior_cw=False)
+    merged["geometry"] = shapely.orient_polygons(_polygonal(shapely.make_valid(merged.geometry.values)),
+                                                 exterior_cw=False)
     props = table.copy()
     props.index = props.index.astype(str)
     features = []
@@ -125,6 +126,19 @@ def territories_geojson(units_table: gpd.GeoDataFrame, plan: Plan, table: pd.Dat
             properties[str(key)] = _json_value(value)
         features.append({"type": "Feature", "properties": properties, "geometry": shapely.geometry.mapping(geom)})
     return {"type": "FeatureCollection", "features": features}
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Only the areas of each geometry: repairing a dissolve can leave a GeometryCollection that also holds the
+    zero-width lines and points where units only touched, which GeoJSON consumers would draw as stray strokes."""
+    out = []
+    for geom in geoms:
+        if geom.geom_type in {"Polygon", "MultiPolygon"}:
+            out.append(geom)
+            continue
+        polygons = [p for p in shapely.get_parts(geom) if p.geom_type in {"Polygon", "MultiPolygon"}]
+        out.append(shapely.union_all(polygons) if polygons else shapely.Polygon())
+    return np.array(out, dtype=object)
 
 
 def _json_value(value: object) -> object:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 from pathlib import Path
 
@@ -207,6 +209,28 @@ def test_adding_a_rep_carves_a_territory_with_little_disruption() -> None:
     assert result.status_ == "ok", result.message_
     kept = (result.plan_.to_series().str.removeprefix("T-") == current.reindex(result.plan_.geography.zips)).mean()
     assert kept > 0.5  # most ZIPs keep their rep
+
+
+def test_min_disruption_balances_a_lopsided_ownership_moving_the_least_arr() -> None:
+    """Today one rep owns three quarters of the grid (the legacy design's problem, like the demo's). Min disruption
+    must still reach its tolerance, and it must move less ARR than the scenarios that ignore today's owners; with
+    a disruption budget below what balance needs it stops at the budget and says so."""
+    inputs = _grid_inputs(n=10, k=4)
+    zips = inputs.units.table.index
+    cols = np.array([int(z[1]) for z in zips])
+    rows = np.array([int(z[0]) for z in zips])
+    owner = np.where(cols < 6, "R0", np.where(rows < 4, "R1", np.where(rows < 8, "R2", "R3")))  # all contiguous
+    lopsided = replace(inputs, baseline=pd.Series(owner, index=zips))
+    result = design.design(lopsided, "disruption")
+    assert result.baseline_summary_["max_dev_potential"] > 0.5  # far out of balance today
+    assert result.status_ == "ok", result.message_
+    assert result.summary_["n_noncontiguous"] == 0
+    blend = design.design(lopsided, "blend")
+    assert result.summary_["arr_changed_share"] < blend.summary_["arr_changed_share"]
+
+    capped = design.TerritoryDesigner(replace(design.SCENARIOS["disruption"], disruption_budget=0.05)).fit(lopsided)
+    assert capped.status_ == "infeasible" and "disruption budget" in capped.message_
+    assert capped.summary_["arr_changed_share"] <= 0.05 + 1e-9
 
 
 def test_removing_a_rep_hands_their_zips_to_the_others() -> None:

@@ -79,3 +79,29 @@ def test_scored_export_order_and_passthrough():
     assert {"potential", "tier", "score", "workload_units", "is_customer", "segment"} <= set(cols)
     text = export.to_safe_csv(out)
     assert _rows(text)[1][:3] == ["A1", "'=x", "02134"]
+
+
+def test_territories_geojson_keeps_only_areas_when_a_repair_leaves_lines() -> None:
+    """A unit with a zero-width spike (an outline that runs out and back along the same line) repairs to a polygon
+    plus a line. The export must give consumers a Polygon/MultiPolygon, never a GeometryCollection with a stray
+    stroke; areas, ring orientation (RFC 7946: exterior counter-clockwise) and properties stay intact."""
+    import geopandas as gpd
+    import shapely
+
+    from territory_geo.plan import Geography, Plan
+    from tests.test_plan import grid_units
+
+    grid = grid_units(n=2)
+    spiked = shapely.Polygon([(0, 0), (1000, 0), (1000, 500), (1600, 500), (1000, 500), (1000, 1000), (0, 1000)])
+    assert shapely.make_valid(spiked).geom_type == "GeometryCollection"
+    table = grid.table.copy()
+    table.loc["00", "geometry"] = spiked
+    table = gpd.GeoDataFrame(table, geometry="geometry", crs=grid.table.crs)
+    plan = Plan(Geography.from_units(grid), {"00": "A", "01": "B", "10": "B", "11": "B"})
+    props = pd.DataFrame({"potential": [1.0, 2.0]}, index=pd.Index(["A", "B"], name="territory_id"))
+    collection = export.territories_geojson(table, plan, props)
+    features = {f["properties"]["territory_id"]: f for f in collection["features"]}
+    assert {f["geometry"]["type"] for f in features.values()} <= {"Polygon", "MultiPolygon"}
+    area_a = shapely.geometry.shape(features["A"]["geometry"])
+    assert area_a.geom_type == "Polygon" and shapely.is_ccw(area_a.exterior)
+    assert features["A"]["properties"]["potential"] == 1.0
