@@ -59,7 +59,8 @@ class Scenario:
     tolerance
         Allowed deviation of each territory's balance measure from its target (0.05 = ±5 %).
     start
-        ``"optimize"`` (k-means + LP) or ``"current"`` (today's ownership; move only what the tolerance demands).
+        ``"optimize"`` (k-means + LP) or ``"current"`` (today's ownership; move only what the tolerance demands:
+        the search starts from the balanced transport LP with the least ARR changing owner).
     disruption_budget
         Max share of ARR allowed to change owner (``start="current"`` only); None = no limit.
     proximity_weight, compactness_weight
