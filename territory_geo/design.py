@@ -422,12 +422,21 @@ class TerritoryDesigner:
     def _keep_owners(self, problem: _Problem, owner: np.ndarray) -> np.ndarray:
         """Minimum disruption as a transport LP, rounded: the least ARR changing owner (plus a tenth as much
         potential x squared distance, so units without ARR follow compact borders) that puts every territory
-        within half the tolerance. Each unit may stay with its owner or go to one of its 24 nearest homes."""
+        within half the tolerance. Each unit may stay with its owner or go to one of its 24 nearest homes; above
+        :data:`_LP_MAX_PAIRS` pairs (national scale), to a neighbouring unit's owner or a rep of the clustered
+        transport LP's candidates (:func:`_coarse_candidates`)."""
         n, k = problem.geo.n, len(problem.tids)
         tp = _transport_problem(problem)
-        nearest = np.argsort(problem.dist, axis=1, kind="stable")[:, :min(k, 24)]
-        pairs = np.unique(np.column_stack([np.r_[np.repeat(np.arange(n), nearest.shape[1]), np.arange(n)],
-                                           np.r_[nearest.ravel(), owner]]), axis=0)
+        if n * min(k, 24) > _LP_MAX_PAIRS:
+            geo = problem.geo
+            coarse_rows, coarse_cols = _coarse_candidates(tp, geo, self.seed)
+            rows = [coarse_rows, np.arange(n), np.repeat(np.arange(n), np.diff(geo.indptr))]
+            cols = [coarse_cols, owner, owner[geo.indices]]
+        else:
+            nearest = np.argsort(problem.dist, axis=1, kind="stable")[:, :min(k, 24)]
+            rows = [np.repeat(np.arange(n), nearest.shape[1]), np.arange(n)]
+            cols = [nearest.ravel(), owner]
+        pairs = np.unique(np.column_stack([np.concatenate(rows), np.concatenate(cols)]), axis=0)
         churn = np.where(np.arange(k)[None, :] == owner[:, None], 0.0, problem.unit_arr[:, None])
         churn = churn / max(float(problem.unit_arr.mean()), 1e-9)
         proximity = tp.weight[:, None] * problem.dist ** 2

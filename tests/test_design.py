@@ -211,7 +211,7 @@ def test_adding_a_rep_carves_a_territory_with_little_disruption() -> None:
     assert kept > 0.5  # most ZIPs keep their rep
 
 
-def test_min_disruption_balances_a_lopsided_ownership_moving_the_least_arr() -> None:
+def test_min_disruption_balances_a_lopsided_ownership_moving_the_least_arr(monkeypatch: pytest.MonkeyPatch) -> None:
     """Today one rep owns three quarters of the grid (the legacy design's problem, like the demo's). Min disruption
     must still reach its tolerance, and it must move less ARR than the scenarios that ignore today's owners; with
     a disruption budget below what balance needs it stops at the budget and says so."""
@@ -227,6 +227,13 @@ def test_min_disruption_balances_a_lopsided_ownership_moving_the_least_arr() -> 
     assert result.summary_["n_noncontiguous"] == 0
     blend = design.design(lopsided, "blend")
     assert result.summary_["arr_changed_share"] < blend.summary_["arr_changed_share"]
+
+    monkeypatch.setattr(design, "_LP_MAX_PAIRS", 10)  # national scale: candidates from the clustered LP
+    monkeypatch.setattr(design, "_COARSE_CLUSTERS", 25)
+    national_path = design.design(lopsided, "disruption")
+    assert national_path.status_ == "ok", national_path.message_
+    assert national_path.summary_["n_noncontiguous"] == 0
+    monkeypatch.undo()
 
     capped = design.TerritoryDesigner(replace(design.SCENARIOS["disruption"], disruption_budget=0.05)).fit(lopsided)
     assert capped.status_ == "infeasible" and "disruption budget" in capped.message_
