@@ -128,9 +128,9 @@ widgets.table(factors)
 
 c1, c2, c3 = st.columns(3)
 c1.download_button("matrix.csv (rep → ZIP)", lambda: export.to_safe_csv(matrix) or "", file_name="matrix.csv",
-                   mime="text/csv", key="dt_dl_matrix")
+                   mime="text/csv", key="dt_dl_matrix", on_click="ignore")
 c2.download_button("matrix_accounts.csv (rep → account)",  # computed only when clicked
                    lambda: export.to_safe_csv(state.account_matrix(current, graph, calibration)) or "",
-                   file_name="matrix_accounts.csv", mime="text/csv", key="dt_dl_accounts")
+                   file_name="matrix_accounts.csv", mime="text/csv", key="dt_dl_accounts", on_click="ignore")
 c3.download_button("calibration.json", lambda: json.dumps(calibration, indent=2), file_name="calibration.json",
-                   mime="application/json", key="dt_dl_calibration")
+                   mime="application/json", key="dt_dl_calibration", on_click="ignore")

@@ -84,15 +84,16 @@ if "region" in current.data.reps.data.columns and current.data.reps.data["region
 
 rep_of = dict(zip(problem.tids, problem.rep_ids, strict=True))
 c1, c2, c3 = st.columns(3)
-# exports are built only when clicked (the GeoJSON dissolves every ZIP of the plan)
+# exports are built only when clicked (the GeoJSON dissolves every ZIP of the plan); a download reruns nothing
 c1.download_button("assignment.csv", lambda: export.to_safe_csv(export.assignment_frame(result.plan_, rep_of)) or "",
-                   file_name=f"assignment_{shown}.csv", mime="text/csv", key="terr_dl_assign")
+                   file_name=f"assignment_{shown}.csv", mime="text/csv", key="terr_dl_assign", on_click="ignore")
 c2.download_button("territories.geojson",
                    lambda: json.dumps(export.territories_geojson(current.units.table, result.plan_, result.table_)),
-                   file_name=f"territories_{shown}.geojson", mime="application/geo+json", key="terr_dl_geo")
+                   file_name=f"territories_{shown}.geojson", mime="application/geo+json", key="terr_dl_geo",
+                   on_click="ignore")
 c3.download_button("metrics.json", lambda: json.dumps(export.design_metrics(result, {"seed": int(seed)}), indent=2,
                                                       default=str),
-                   file_name=f"metrics_{shown}.json", mime="application/json", key="terr_dl_metrics")
+                   file_name=f"metrics_{shown}.json", mime="application/json", key="terr_dl_metrics", on_click="ignore")
 if st.button("Save this plan to the store", key="terr_save"):
     plan_id = state.save_plan(current, result, shown)
     st.success(f"Saved as plan #{plan_id}.")

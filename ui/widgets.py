@@ -56,7 +56,7 @@ def validation_report(data: Dataset) -> None:
         st.dataframe(shown, hide_index=True, width="stretch",
                      column_config={"row": st.column_config.NumberColumn("row", format="%d")})
         st.download_button("Download the issue list (CSV)", lambda: export.to_safe_csv(shown) or "",
-                           file_name="validation_issues.csv", mime="text/csv")
+                           file_name="validation_issues.csv", mime="text/csv", on_click="ignore")
     else:
         st.success("No problems found: every row is valid.")
     if len(quarantine):
@@ -64,7 +64,7 @@ def validation_report(data: Dataset) -> None:
                     "already in use.")
         st.dataframe(quarantine.astype("string"), hide_index=True, width="stretch")
         st.download_button("Download quarantined rows (CSV)", lambda: export.to_safe_csv(quarantine) or "",
-                           file_name="quarantined_rows.csv", mime="text/csv")
+                           file_name="quarantined_rows.csv", mime="text/csv", on_click="ignore")
 
 
 def table(frame: pd.DataFrame, money_columns: tuple[str, ...] = (), percent_columns: tuple[str, ...] = ()) -> None:
