@@ -951,16 +951,13 @@ class _LocalSearch:
             u, v = int(us[i]), int(vs[j])
             if u == v or not self._within_budget((u, a, b), (v, b, a)):
                 continue
-            # local tests instead of searching both territories: a stays whole without u, b without v (u
-            # included), and each unit touches the territory it joins once the other has left
-            if not self._stays_connected(u, a):
-                continue
+            # local tests first (a whole without u, b without v with u in it, each unit touching the territory it
+            # joins); only when they fail is each territory searched, since v may be what rejoins a without u
+            local = self._stays_connected(u, a)
             self._move(u, b)
-            if not self._stays_connected(v, b):
-                self._move(u, a)
-                continue
+            local = local and self._stays_connected(v, b)
             self._move(v, a)
-            if self._touches(u, b) and self._touches(v, a):
+            if (local and self._touches(u, b) and self._touches(v, a)) or (self._connected(a) and self._connected(b)):
                 return True
             self._move(v, b)
             self._move(u, a)
@@ -968,6 +965,20 @@ class _LocalSearch:
 
     def _touches(self, u: int, t: int) -> bool:
         return bool((self.assign[self.geo.neighbors(u)] == t).any())
+
+    def _connected(self, t: int) -> bool:
+        """Whether territory ``t`` is one piece (a search through it)."""
+        members = np.flatnonzero(self.assign == t)
+        if len(members) <= 1:
+            return len(members) == 1
+        seen, stack = {int(members[0])}, [int(members[0])]
+        while stack:
+            x = stack.pop()
+            for y in self.geo.neighbors(x).tolist():
+                if y not in seen and self.assign[y] == t:
+                    seen.add(y)
+                    stack.append(y)
+        return len(seen) == len(members)
 
     def _best_move(self, a: int, b: int, cand: np.ndarray, dev: np.ndarray) -> bool:
         """The single move of one of ``cand`` (a's units on its border with b) from a to b that best evens the
