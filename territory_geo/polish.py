@@ -331,7 +331,7 @@ class CompactnessPolish:
 
     def eject(self, deadline: float, depth: int = 8, budget: int = 4000, goal: float | None = None) -> bool:
         """Ejection chains for territories beyond the goal: surplus is pushed (a deficit pulled) through a chain
-        of neighbours, each trading a unit or a pair of units so that it lands within the goal itself, until a
+        of neighbours, each trading a unit (or a unit for a unit) so that it lands within the goal itself, until a
         territory with room absorbs the rest. This is what lumpy units (each a large share of a target) boxed in
         by full territories need; returns whether every territory ended within the goal."""
         saved, self.goal = self.goal, self.goal if goal is None else goal

@@ -195,7 +195,8 @@ def _palette_hits(png: bytes, palette: list[list[int]], alpha: float = 170 / 255
     return hits
 
 
-def test_territories_page_designs_compares_and_exports(page, streamlit_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_territories_page_designs_compares_and_exports(  # type: ignore[no-untyped-def]
+        page, streamlit_url: str) -> None:
     """Design the demo's four scenarios, check the comparison and the map, and download the evenness plan's
     territories (RFC 7946 GeoJSON) and metrics (the CLI's metrics.json contract)."""
     import json
