@@ -218,7 +218,9 @@ def test_territories_page_designs_compares_and_exports(  # type: ignore[no-untyp
     page.wait_for_timeout(4000)  # let deck.gl draw the ZIP areas
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "territories.png"), full_page=True)
-    assert _palette_hits(chart.screenshot(), [list(c) for c in TERRITORY_COLORS[:15]]) >= 10, \
+    drawn = chart.screenshot()
+    (SHOTS / "territories_map.png").write_bytes(drawn)  # the page scrolls inside; the map on its own
+    assert _palette_hits(drawn, [list(c) for c in TERRITORY_COLORS[:15]]) >= 10, \
         "fewer than 10 of the 15 territories' colours are on the map"
 
     with page.expect_download(timeout=120_000) as download:  # built on the click (dissolves every ZIP)
