@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -188,16 +189,23 @@ class CompactnessPolish:
         self.rng.shuffle(out)
         return out
 
-    def _flips(self, temperature: float, deadline: float) -> None:
+    def _live(self, pairs: list[tuple[int, int]], deadline: float, every: int) -> Iterator[tuple[int, int, int, bool]]:
+        """The (unit, neighbouring territory) pairs of a sweep that are still flips when their turn comes (earlier
+        moves of the sweep change the boundary), as (u, from, to, whether balance allows the flip); stops at the
+        deadline, checking the clock every ``every`` pairs."""
         assign, goal = self.assign, self.goal
-        for i, (u, b) in enumerate(self._boundary()):
-            if i % 256 == 0 and time.perf_counter() > deadline:
+        for i, (u, b) in enumerate(pairs):
+            if i % every == 0 and time.perf_counter() > deadline:
                 return
             a = assign[u]
             if a == b or b not in {assign[v] for v in self.nbrs[u]}:
                 continue
             new_a, new_b = self.dev[a] - self.mu[u, a], self.dev[b] + self.mu[u, b]
-            if not self._balance_ok(self.dev[a], new_a, self.dev[b], new_b, goal):
+            yield u, a, b, self._balance_ok(self.dev[a], new_a, self.dev[b], new_b, goal)
+
+    def _flips(self, temperature: float, deadline: float) -> None:
+        for u, a, b, balanced in self._live(self._boundary(), deadline, 256):
+            if not balanced:
                 continue
             step = self.weight[u] * float(self.dist[u, b] - self.dist[u, a])
             if step > 0 and self.distance + step > self.distance_cap:
@@ -214,14 +222,8 @@ class CompactnessPolish:
         across: dict[tuple[int, int], list[int]] = {}
         for v, a in pairs:
             across.setdefault((assign[v], a), []).append(v)
-        for i, (u, b) in enumerate(pairs):
-            if i % 64 == 0 and time.perf_counter() > deadline:
-                return
-            a = assign[u]
-            if a == b or b not in {assign[v] for v in self.nbrs[u]}:
-                continue
-            new_a, new_b = self.dev[a] - self.mu[u, a], self.dev[b] + self.mu[u, b]
-            if self._balance_ok(self.dev[a], new_a, self.dev[b], new_b, goal):
+        for u, a, b, balanced in self._live(pairs, deadline, 64):
+            if balanced:
                 continue  # a plain flip; the flip sweeps handle it
             gain, pa, pb = self._flip_gain(u, a, b)
             if gain <= 1e-12 or not self.stays_connected(u, a):
