@@ -665,6 +665,10 @@ def _targets(problem: _Problem, measure: np.ndarray) -> np.ndarray:
 #: deadline and leave no time for the compactness polish (national scale: 60 s of diffusion, PP 0.24).
 _DIFFUSE_STALL_ROUNDS = 40
 
+#: Share of the search's time budget the re-split chains may take. They settle the national instance's lumpy metro
+#: ZIPs in ~2.5 s; where no chain exists (GA at K = 50) they would otherwise search until the deadline.
+_RECOMBINE_SHARE = 0.15
+
 
 class _PairIndex:
     """Boundary units grouped by (territory, neighbouring territory) key, for one round's boundary."""
@@ -710,6 +714,7 @@ class _LocalSearch:
         internal = self.assign[self.rows] == self.assign[geo.indices]
         self.perim -= np.bincount(self.assign[self.rows[internal]], weights=geo.border[internal], minlength=self.k)
         self.budget_hit = False
+        self.started = time.perf_counter()
 
     # --- bookkeeping ---------------------------------------------------------------------------------------------
 
@@ -851,9 +856,14 @@ class _LocalSearch:
         self._diffuse()
         if np.abs(self.deviations()).max() > self.goal and time.perf_counter() < self.deadline:
             # lumpy units diffusion could not place: ejection chains on the fast border search, aiming just
-            # inside the tolerance (the goal's margin is for later travel drift, which chains need not keep)
+            # inside the tolerance (the goal's margin is for later travel drift, which chains need not keep); then
+            # chains of re-splits along spanning trees for the lumpiest, which single trades cannot settle
             search = self._border_search()
-            search.eject(self.deadline, goal=self.tol - 0.1 * (self.tol - self.goal))
+            goal = self.tol - 0.1 * (self.tol - self.goal)
+            if not search.eject(self.deadline, goal=goal):
+                now = time.perf_counter()
+                search.recombine(min(self.deadline, now + _RECOMBINE_SHARE * (self.deadline - self.started)),
+                                 goal=goal)
             self._adopt(search.assign_)
 
     def _snapshot(self) -> tuple[np.ndarray, ...]:

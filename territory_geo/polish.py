@@ -23,15 +23,33 @@ Balance is linear in the moved units: territory t's deviation is ``Σ mu[u, t] o
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from territory_geo.plan import Geography
 
+
+def _find(root: list[int], i: int) -> int:
+    """Union-find root of ``i`` (path halving)."""
+    while root[i] != i:
+        root[i] = root[root[i]]
+        i = root[i]
+    return i
+
+
+#: A guided chain of re-splits may run this many territories longer than the shortest path to room, and the surplus
+#: a territory on it passes on may grow to this multiple of the surplus it started with (measured nationally: 2 and
+#: 1.5 left 4 of 8 territories outside, 4 and 3 none; longer or looser chains lost time in dead ends).
+_CHAIN_SLACK, _CARRY_GROWTH = 4, 3.0
+#: Re-splits the free search may try before the guided one takes over (GA K = 50: unlimited, it used the whole time
+#: budget and the distance budget and left 4 territories outside the goal; 60 left 2, in half the time).
+_LOCAL_TRIES = 60
 
 class CompactnessPolish:
     """Raise mean Polsby-Popper compactness of a balanced, contiguous assignment without breaking either.
@@ -85,6 +103,7 @@ class CompactnessPolish:
         self.distance_cap = self.distance * distance_budget
         self.rng = random.Random(seed)
         self.moves_ = 0
+        self._chain_deadline = math.inf
 
     def _load(self, assign: list[int]) -> None:
         """Take ``assign`` as the working assignment and recount every tally from it."""
@@ -342,8 +361,25 @@ class CompactnessPolish:
         finally:
             self.goal = saved
 
-    def _eject(self, deadline: float, depth: int, budget: int) -> bool:
+    def recombine(self, deadline: float, budget: int = 500, goal: float | None = None) -> bool:
+        """Ejection chains whose trades are re-splits: a territory beyond the goal and a neighbour are merged and
+        cut in two again so that the first lands within the goal, and the neighbour passes the surplus on the same
+        way until a territory with room absorbs it. Cuts come from random spanning trees of the union (the move of
+        GerryChain's ReCom: both parts connected, thousands of ways to cut a dozen lumpy ZIPs where single trades
+        offer a handful) and from parts grown from one side in order of nearness to that side's home (compact,
+        cheap in distance). Chains head for the nearest territories with room, however many territories away.
+        Returns whether every territory ended within the goal."""
+        saved, self.goal = self.goal, self.goal if goal is None else goal
+        try:
+            self._chain_deadline = deadline
+            return self._eject(deadline, 0, budget, lambda t, sign, _visited, _depth, left:
+                               self._resplit_chain(t, sign, left))
+        finally:
+            self.goal, self._chain_deadline = saved, math.inf
+
+    def _eject(self, deadline: float, depth: int, budget: int, chain: Callable[..., bool] | None = None) -> bool:
         goal = self.goal
+        chain = chain or self._chain
         while time.perf_counter() < deadline:
             bad = sorted((t for t in range(self.k) if abs(self.dev[t]) > goal), key=lambda t: -abs(self.dev[t]))
             if not bad:
@@ -352,12 +388,225 @@ class CompactnessPolish:
             for t in bad:
                 if time.perf_counter() > deadline:
                     break
-                if abs(self.dev[t]) > goal and self._chain(t, 1 if self.dev[t] > 0 else -1, {t}, depth, [budget]):
+                if abs(self.dev[t]) > goal and chain(t, 1 if self.dev[t] > 0 else -1, {t}, depth, [budget]):
                     progress = True
             if not progress:
                 break
         self.assign_ = np.array(self.assign, dtype=np.int64)
         return self.excess() == 0
+
+    # --- re-splits -------------------------------------------------------------------------------------------------
+
+    def _pair_sums(self, t: int, b: int) -> tuple[list[int], list[float], list[float], list[float], list[float]]:
+        """The units of t ∪ b with each one's share of t's and b's targets and weighted distance to either home."""
+        mu, dist, weight = self.mu, self.dist, self.weight
+        units = sorted(self.members[t] | self.members[b])
+        return (units, [float(mu[u, t]) for u in units], [float(mu[u, b]) for u in units],
+                [weight[u] * float(dist[u, t]) for u in units], [weight[u] * float(dist[u, b]) for u in units])
+
+    def _tree_splits(self, t: int, b: int, trees: int) -> list[tuple[float, float, float, tuple]]:
+        """Two-part splits of t ∪ b along ``trees`` random spanning trees of the union (Kruskal over shuffled
+        edges); cutting any tree edge leaves two connected parts. Returns (t's deviation after, b's, change of the
+        weighted distance, the split for :meth:`_resplit`) for every cut that keeps fixed units with their owner."""
+        units, mt, mb, dt, db = self._pair_sums(t, b)
+        assign, movable = self.assign, self.movable
+        where = {u: i for i, u in enumerate(units)}
+        n = len(units)
+        in_t = [assign[u] == t for u in units]
+        fixed_t = [int(not movable[u] and in_t[i]) for i, u in enumerate(units)]
+        fixed_b = [int(not movable[u] and not in_t[i]) for i, u in enumerate(units)]
+        off_t = self.dev[t] - sum(m for m, inside in zip(mt, in_t, strict=True) if inside)
+        off_b = self.dev[b] - sum(m for m, inside in zip(mb, in_t, strict=True) if not inside)
+        now = sum(dt[i] if in_t[i] else db[i] for i in range(n))
+        all_t, all_b, all_dt, all_db, n_ft, n_fb = sum(mt), sum(mb), sum(dt), sum(db), sum(fixed_t), sum(fixed_b)
+        edges = [(i, where[v]) for i, u in enumerate(units) for v in self.nbrs[u] if where.get(v, -1) > i]
+        out = []
+        for _ in range(trees):
+            self.rng.shuffle(edges)
+            root = list(range(n))
+            adj: list[list[int]] = [[] for _ in range(n)]
+            for i, j in edges:
+                ri, rj = _find(root, i), _find(root, j)
+                if ri != rj:
+                    root[ri] = rj
+                    adj[i].append(j)
+                    adj[j].append(i)
+            parent, order = [-1] * n, [0]
+            parent[0] = 0
+            for x in order:
+                for y in adj[x]:
+                    if parent[y] < 0:
+                        parent[y] = x
+                        order.append(y)
+            if len(order) < n:
+                return out  # the union is not connected (cannot happen for neighbours that are each one piece)
+            st, sb, sdt, sdb, sft, sfb = mt[:], mb[:], dt[:], db[:], fixed_t[:], fixed_b[:]
+            for x in reversed(order[1:]):
+                p = parent[x]
+                st[p] += st[x]
+                sb[p] += sb[x]
+                sdt[p] += sdt[x]
+                sdb[p] += sdb[x]
+                sft[p] += sft[x]
+                sfb[p] += sfb[x]
+            tree = (units, parent, order)
+            for x in order[1:]:
+                if sfb[x] == 0 and sft[x] == n_ft:  # the part below x goes to t
+                    out.append((off_t + st[x], off_b + all_b - sb[x], sdt[x] + all_db - sdb[x] - now,
+                                ("tree", tree, x, True)))
+                if sft[x] == 0 and sfb[x] == n_fb:  # the part below x goes to b
+                    out.append((off_t + all_t - st[x], off_b + sb[x], all_dt - sdt[x] + sdb[x] - now,
+                                ("tree", tree, x, False)))
+        return out
+
+    def _grown_splits(self, t: int, b: int, tries: int) -> list[tuple[float, float, float, tuple]]:
+        """Two-part splits of t ∪ b grown from either end: one side's part grows unit by unit from the unit most
+        nearer its home than the other's, always taking the frontier unit with the largest such lead (with noise
+        after the first try). Every prefix is connected; :meth:`_resplit` checks the rest. Same tuples as
+        :meth:`_tree_splits`, for the prefixes that keep fixed units with their owner."""
+        units, mt, mb, dt, db = self._pair_sums(t, b)
+        assign, movable, goal = self.assign, self.movable, self.goal
+        where = {u: i for i, u in enumerate(units)}
+        in_t = [assign[u] == t for u in units]
+        off_t = self.dev[t] - sum(m for m, inside in zip(mt, in_t, strict=True) if inside)
+        off_b = self.dev[b] - sum(m for m, inside in zip(mb, in_t, strict=True) if not inside)
+        now = sum(dt[i] if in_t[i] else db[i] for i in range(len(units)))
+        all_t, all_b, all_dt, all_db = sum(mt), sum(mb), sum(dt), sum(db)
+        lead = [float(self.dist[u, t] - self.dist[u, b]) for u in units]
+        spread = (max(lead) - min(lead)) or 1.0
+        out = []
+        for attempt in range(tries):
+            noise = 0.15 * attempt * spread
+            for to_t in (True, False):
+                key = [(x if to_t else -x) + noise * self.rng.random() for x in lead]
+                owner_fixed = [not movable[u] and in_t[i] == to_t for i, u in enumerate(units)]
+                other_fixed = [not movable[u] and in_t[i] != to_t for i, u in enumerate(units)]
+                need = sum(owner_fixed)
+                first = min(range(len(units)), key=key.__getitem__)
+                heap, seen, order = [(key[first], first)], {first}, []
+                got = pt = pb = pdt = pdb = 0.0
+                while heap and len(order) < len(units) - 1:
+                    _, i = heapq.heappop(heap)
+                    if other_fixed[i]:
+                        break  # every longer prefix would take a fixed unit from its owner
+                    order.append(i)
+                    got += owner_fixed[i]
+                    pt, pb, pdt, pdb = pt + mt[i], pb + mb[i], pdt + dt[i], pdb + db[i]
+                    for v in self.nbrs[units[i]]:
+                        j = where.get(v, -1)
+                        if j >= 0 and j not in seen:
+                            seen.add(j)
+                            heapq.heappush(heap, (key[j], j))
+                    if got < need:
+                        continue
+                    if to_t:
+                        new_t, new_b, step = off_t + pt, off_b + all_b - pb, pdt + all_db - pdb - now
+                    else:
+                        new_t, new_b, step = off_t + all_t - pt, off_b + pb, pdb + all_dt - pdt - now
+                    if abs(new_t) <= goal:
+                        out.append((new_t, new_b, step, ("part", units, order, len(order), to_t)))
+        return out
+
+    def _resplit(self, t: int, b: int, split: tuple) -> list[tuple[int, int]] | None:
+        """Apply a split from :meth:`_tree_splits` or :meth:`_grown_splits`; returns the (unit, former territory)
+        moves for undoing, or None (nothing moved) when the part left over from a grown split is not one piece."""
+        if split[0] == "tree":
+            _, (units, parent, order), x, first_to_t = split
+            part = {x}
+            for y in order[order.index(x) + 1:]:
+                if parent[y] in part:
+                    part.add(y)
+        else:
+            _, units, order, size, first_to_t = split
+            part = set(order[:size])
+            rest = [i for i in range(len(units)) if i not in part]
+            where = {u: i for i, u in enumerate(units)}
+            seen, stack = {rest[0]}, [rest[0]]
+            while stack:
+                x = stack.pop()
+                for v in self.nbrs[units[x]]:
+                    y = where.get(v, -1)
+                    if y >= 0 and y not in part and y not in seen:
+                        seen.add(y)
+                        stack.append(y)
+            if len(seen) < len(rest):
+                return None
+        moves = []
+        for i, u in enumerate(units):
+            want = t if (i in part) == first_to_t else b
+            if self.assign[u] != want:
+                moves.append((u, self.assign[u]))
+                self._flip(u, want)
+        return moves
+
+    def _hops_to_room(self, sign: int, surplus: float) -> dict[int, int]:
+        """Territory-graph hops from every territory to the nearest one that could absorb ``surplus`` (in the
+        direction of ``sign``) and stay within the goal."""
+        graph = [self._neighbours(t) for t in range(self.k)]
+        hops = {t: 0 for t in range(self.k) if sign * self.dev[t] + surplus <= self.goal}
+        frontier = list(hops)
+        while frontier:
+            nxt = []
+            for t in frontier:
+                for b in graph[t]:
+                    if b not in hops:
+                        hops[b] = hops[t] + 1
+                        nxt.append(b)
+            frontier = nxt
+        return hops
+
+    def _resplit_chain(self, t: int, sign: int, budget: list[int]) -> bool:
+        """One chain of re-splits from ``t``. Where room is a territory or two away, first a short free
+        depth-first search over tree cuts (lumpy ZIPs need the many cuts; measured on GA K = 50). Then, or where
+        room is farther, a search that only heads for room and keeps the surplus passed on bounded (national
+        metros, room 4-15 territories away), with grown parts as well, which are compact and cheap in distance."""
+        surplus = sign * self.dev[t] - self.goal
+        hops = self._hops_to_room(sign, surplus)
+        if t not in hops:
+            return False
+        if hops[t] <= 2 and self._split_chain(t, sign, {t}, 8, [min(budget[0], _LOCAL_TRIES)], 5, 0, {}, math.inf):
+            return True
+        return self._split_chain(t, sign, {t}, hops[t] + _CHAIN_SLACK, budget, 4, 3, hops,
+                                 self.goal + _CARRY_GROWTH * surplus)
+
+    def _split_chain(self, t: int, sign: int, visited: set[int], depth: int, budget: list[int], trees: int,
+                     grows: int, hops: dict[int, int], carry: float) -> bool:
+        """:meth:`_chain` with re-splits of t and a neighbour as the trades: t lands within the goal and the
+        neighbour either does too (within the distance budget) or passes its surplus on, depth-first, towards
+        the territories with room (``hops``); a neighbour farther from room than t is not taken."""
+        goal, here = self.goal, hops.get(t, self.k)
+        options = []
+        for b in sorted(self._neighbours(t) - visited):
+            away = hops.get(b, self.k)
+            if away > here:
+                continue
+            for new_t, new_b, step, split in self._tree_splits(t, b, trees) + self._grown_splits(t, b, grows):
+                if abs(new_t) > goal:
+                    continue
+                if abs(new_b) <= goal:
+                    if self.distance + step <= self.distance_cap:
+                        options.append(((0, 0, step), b, split))
+                elif depth > 1 and goal < sign * new_b <= carry:
+                    options.append(((1, away, abs(new_b)), b, split))
+        options.sort(key=lambda o: o[0])
+        tried: Counter[int] = Counter()
+        for _, b, split in options:
+            if budget[0] <= 0 or time.perf_counter() > self._chain_deadline:
+                return False
+            if tried[b] >= 6:  # a few of the best re-splits with each neighbour, then the next neighbour's
+                continue
+            moves = self._resplit(t, b, split)
+            if moves is None:
+                continue
+            tried[b] += 1
+            budget[0] -= 1
+            if (abs(self.dev[b]) <= goal and self.distance <= self.distance_cap) or (
+                    depth > 1 and sign * self.dev[b] > goal
+                    and self._split_chain(b, sign, visited | {b}, depth - 1, budget, trees, grows, hops, carry)):
+                return True
+            for u, a in reversed(moves):
+                self._flip(u, a)
+        return False
 
     def run(self, deadline: float, steps: int = 20, start_temperature: float = 3e-3,
             end_temperature: float = 1e-4) -> CompactnessPolish:

@@ -191,3 +191,69 @@ def test_ejection_gives_up_cleanly_when_no_chain_exists() -> None:
                                weight=np.ones(geo.n))
     assert not polish.eject(deadline=time.perf_counter() + 5)
     assert polish.assign_.tolist() == assign.tolist()
+
+
+def test_recombine_resplits_two_territories_where_no_single_trade_balances_them() -> None:
+    """A 4 x 4 grid, left half A (cells worth 0.15 of a target, +0.2 in all) and right half B (cells worth 0.1,
+    -0.2). A must shed 0.2 ± 0.03, but one cell sheds 0.15, two shed 0.3, and a one-for-one trade 0.05: every single
+    trade fails, and with two territories there is no chain. Re-splitting A ∪ B along spanning trees finds many
+    balanced two-part splits (e.g. the top two rows vs the bottom two). A frozen cell of B stays with B."""
+    n = 4
+    geo = Geography.from_units(grid_units(n=n))
+    assign = np.array([0 if c < n // 2 else 1 for r in range(n) for c in range(n)])
+    mu = np.where((assign == 0)[:, None], 0.15, 0.1) * np.ones((1, 2))
+    offset = np.full(2, -1.0)
+    frozen = np.zeros(geo.n, dtype=bool)
+    frozen[n - 1] = True  # row 0's last cell, in B
+    goal = 0.03
+    polish = CompactnessPolish(geo, assign, mu, offset, goal=goal, dist=np.zeros((geo.n, 2)), weight=np.ones(geo.n),
+                               movable=~frozen, seed=3)
+    assert _deviation(assign, mu, offset) == pytest.approx([0.2, -0.2])
+    assert not polish.eject(deadline=time.perf_counter() + 5)  # the single-trade chains cannot do it
+    assert polish.assign_.tolist() == assign.tolist()
+    assert polish.recombine(deadline=time.perf_counter() + 30)
+    after = Plan(geo, polish.assign_, ["A", "B"])
+    assert after.noncontiguous() == []
+    assert np.abs(_deviation(polish.assign_, mu, offset)).max() <= goal + 1e-12
+    assert polish.assign_[n - 1] == 1
+    assert polish.pp_mean() == pytest.approx(after.shape()["polsby_popper"].mean())  # tallies stayed exact
+
+
+def test_recombine_keeps_the_distance_budget_and_undoes_failed_chains() -> None:
+    """The same grid, but any re-split costs distance and the budget allows none: nothing moves."""
+    n = 4
+    geo = Geography.from_units(grid_units(n=n))
+    assign = np.array([0 if c < n // 2 else 1 for r in range(n) for c in range(n)])
+    mu = np.where((assign == 0)[:, None], 0.15, 0.1) * np.ones((1, 2))
+    homes = geo.xy[[0, n - 1]]  # each home in its own half's first row: every balanced re-split moves a cell away
+    dist = np.hypot(geo.xy[:, None, 0] - homes[None, :, 0], geo.xy[:, None, 1] - homes[None, :, 1]) / 1000.0
+    dist[:, 0] += (np.arange(n * n) % n >= n // 2) * 100.0  # A's cells are cheap for A, B's for B
+    dist[:, 1] += (np.arange(n * n) % n < n // 2) * 100.0
+    polish = CompactnessPolish(geo, assign, mu, np.full(2, -1.0), goal=0.03, dist=dist, weight=np.ones(geo.n),
+                               distance_budget=1.0, seed=3)
+    assert not polish.recombine(deadline=time.perf_counter() + 10)
+    assert polish.assign_.tolist() == assign.tolist()
+
+
+def test_recombine_carries_surplus_across_full_territories_to_distant_room() -> None:
+    """Eight column territories of an 8 x 8 grid, every cell 1/8 of a target. Column 0 holds a lumpy cell (+0.1),
+    column 7 a light one (-0.1), and the six between are exactly full: room is seven territories away, so the
+    chain goes the guided way (towards room, with grown parts as well as tree cuts), each column landing within
+    the goal as it passes the surplus on."""
+    geo = Geography.from_units(grid_units(n=N))
+    k = N
+    assign = np.arange(geo.n) % N
+    mu = np.zeros((geo.n, k))
+    mu[:, :] = 1 / N
+    mu[3 * N + 0, :] += 0.1  # row 3, column 0
+    mu[4 * N + 7, :] -= 0.1  # row 4, column 7
+    offset = np.full(k, -1.0)
+    goal = 0.03
+    polish = CompactnessPolish(geo, assign, mu, offset, goal=goal, dist=np.zeros((geo.n, k)), weight=np.ones(geo.n),
+                               seed=5)
+    assert polish._hops_to_room(1, 0.1 - goal)[0] == 7
+    assert polish.recombine(deadline=time.perf_counter() + 30)
+    after = Plan(geo, polish.assign_, [f"T{t}" for t in range(k)])
+    assert after.noncontiguous() == []
+    assert np.abs(_deviation(polish.assign_, mu, offset)).max() <= goal + 1e-12
+    assert polish.pp_mean() == pytest.approx(after.shape()["polsby_popper"].mean())
