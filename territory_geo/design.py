@@ -12,7 +12,9 @@
    territory graph, then diffusion balancing (surplus flows to any less-loaded neighbour, so it travels along
    chains of full territories), then ejection chains for lumpy units diffusion cannot place (each territory on a
    chain trades a unit, or a unit for a unit, so that it lands within the tolerance itself, until one with room
-   absorbs the rest; :meth:`territory_geo.polish.CompactnessPolish.eject`).
+   absorbs the rest; :meth:`territory_geo.polish.CompactnessPolish.eject`), and last chains of re-splits, in
+   which a territory and a neighbour are merged and cut in two again along a spanning tree
+   (:meth:`territory_geo.polish.CompactnessPolish.recombine`).
 5. **Compactness polish** (:mod:`territory_geo.polish`): annealed flips and balance-neutral swaps that raise
    Polsby-Popper compactness within the balance goal and a distance budget.
 
@@ -857,7 +859,7 @@ class _LocalSearch:
         if np.abs(self.deviations()).max() > self.goal and time.perf_counter() < self.deadline:
             # lumpy units diffusion could not place: ejection chains on the fast border search, aiming just
             # inside the tolerance (the goal's margin is for later travel drift, which chains need not keep); then
-            # chains of re-splits along spanning trees for the lumpiest, which single trades cannot settle
+            # chains of re-splits for the lumpiest, which single trades cannot settle (a share of the time)
             search = self._border_search()
             goal = self.tol - 0.1 * (self.tol - self.goal)
             if not search.eject(self.deadline, goal=goal):

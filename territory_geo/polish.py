@@ -11,7 +11,10 @@ while it reshapes borders:
 
 The same fast structures serve the balancing phase's last resort, **ejection chains** (:meth:`eject`): a territory
 beyond the goal trades a unit (or a unit for a unit) with a neighbour so that it lands within the goal, the
-neighbour passes the surplus on the same way, and so on until a territory with room absorbs it.
+neighbour passes the surplus on the same way, and so on until a territory with room absorbs it. Where single
+trades cannot land a territory within the goal (a dozen ZIPs each worth a fifth of a target), :meth:`recombine`
+chains **re-splits** instead: a territory and a neighbour are merged and cut in two again along a random spanning
+tree of their union, or along a part grown from one side.
 
 Flips are annealed (worse moves are accepted with probability exp(ΔPP / T) at a falling temperature, fixed seed),
 which lets borders straighten past small bumps; the last sweeps are greedy. Everything runs on plain Python lists:
@@ -50,6 +53,7 @@ _CHAIN_SLACK, _CARRY_GROWTH = 4, 3.0
 #: Re-splits the free search may try before the guided one takes over (GA K = 50: unlimited, it used the whole time
 #: budget and the distance budget and left 4 territories outside the goal; 60 left 2, in half the time).
 _LOCAL_TRIES = 60
+
 
 class CompactnessPolish:
     """Raise mean Polsby-Popper compactness of a balanced, contiguous assignment without breaking either.
@@ -367,8 +371,9 @@ class CompactnessPolish:
         way until a territory with room absorbs it. Cuts come from random spanning trees of the union (the move of
         GerryChain's ReCom: both parts connected, thousands of ways to cut a dozen lumpy ZIPs where single trades
         offer a handful) and from parts grown from one side in order of nearness to that side's home (compact,
-        cheap in distance). Chains head for the nearest territories with room, however many territories away.
-        Returns whether every territory ended within the goal."""
+        cheap in distance). Where room is far, chains head for the nearest territories with room, however many
+        territories away (:meth:`_resplit_chain`). Stops at ``deadline``, also inside a chain. Returns whether
+        every territory ended within the goal."""
         saved, self.goal = self.goal, self.goal if goal is None else goal
         try:
             self._chain_deadline = deadline
@@ -460,10 +465,11 @@ class CompactnessPolish:
         return out
 
     def _grown_splits(self, t: int, b: int, tries: int) -> list[tuple[float, float, float, tuple]]:
-        """Two-part splits of t ∪ b grown from either end: one side's part grows unit by unit from the unit most
-        nearer its home than the other's, always taking the frontier unit with the largest such lead (with noise
-        after the first try). Every prefix is connected; :meth:`_resplit` checks the rest. Same tuples as
-        :meth:`_tree_splits`, for the prefixes that keep fixed units with their owner."""
+        """Two-part splits of t ∪ b grown from either end: one side's part grows unit by unit, starting from the
+        unit whose home is most nearer than the other side's, and always taking the frontier unit with the largest
+        such lead (with noise after the first try). Every prefix is connected; :meth:`_resplit` checks the rest.
+        Same tuples as :meth:`_tree_splits`, for the prefixes that land t within the goal and keep fixed units
+        with their owner."""
         units, mt, mb, dt, db = self._pair_sums(t, b)
         assign, movable, goal = self.assign, self.movable, self.goal
         where = {u: i for i, u in enumerate(units)}
@@ -573,7 +579,8 @@ class CompactnessPolish:
                      grows: int, hops: dict[int, int], carry: float) -> bool:
         """:meth:`_chain` with re-splits of t and a neighbour as the trades: t lands within the goal and the
         neighbour either does too (within the distance budget) or passes its surplus on, depth-first, towards
-        the territories with room (``hops``); a neighbour farther from room than t is not taken."""
+        the territories with room (``hops``): a neighbour farther from room than t is not taken (with ``hops``
+        empty, any neighbour is), and the surplus passed on may not exceed ``carry``."""
         goal, here = self.goal, hops.get(t, self.k)
         options = []
         for b in sorted(self._neighbours(t) - visited):
