@@ -46,6 +46,32 @@ def _find(root: list[int], i: int) -> int:
     return i
 
 
+class _Pair:
+    """Two neighbouring territories t and b seen as one union for a re-split: its units (positions ``0..n-1``),
+    each unit's share of t's and b's targets and weighted distance to either home, and what a split costs."""
+
+    def __init__(self, polish: CompactnessPolish, t: int, b: int) -> None:
+        mu, dist, weight = polish.mu, polish.dist, polish.weight
+        self.units = sorted(polish.members[t] | polish.members[b])
+        self.where = {u: i for i, u in enumerate(self.units)}
+        self.in_t = [polish.assign[u] == t for u in self.units]
+        self.mt = [float(mu[u, t]) for u in self.units]
+        self.mb = [float(mu[u, b]) for u in self.units]
+        self.dt = [weight[u] * float(dist[u, t]) for u in self.units]
+        self.db = [weight[u] * float(dist[u, b]) for u in self.units]
+        self.off_t = polish.dev[t] - sum(m for m, inside in zip(self.mt, self.in_t, strict=True) if inside)
+        self.off_b = polish.dev[b] - sum(m for m, inside in zip(self.mb, self.in_t, strict=True) if not inside)
+        self.now = sum(x if inside else y for x, y, inside in zip(self.dt, self.db, self.in_t, strict=True))
+        self.all_t, self.all_b, self.all_dt, self.all_db = sum(self.mt), sum(self.mb), sum(self.dt), sum(self.db)
+
+    def outcome(self, st: float, sb: float, sdt: float, sdb: float, to_t: bool) -> tuple[float, float, float]:
+        """t's and b's deviations and the change of weighted distance when one part (whose sums of ``mt``,
+        ``mb``, ``dt`` and ``db`` are given) goes to t (``to_t``) or to b, and the rest to the other."""
+        if to_t:
+            return self.off_t + st, self.off_b + self.all_b - sb, sdt + self.all_db - sdb - self.now
+        return self.off_t + self.all_t - st, self.off_b + sb, self.all_dt - sdt + sdb - self.now
+
+
 #: A guided chain of re-splits may run this many territories longer than the shortest path to room, and the surplus
 #: a territory on it passes on may grow to this multiple of the surplus it started with (measured nationally: 2 and
 #: 1.5 left 4 of 8 territories outside, 4 and 3 none; longer or looser chains lost time in dead ends).
@@ -361,7 +387,7 @@ class CompactnessPolish:
         by full territories need; returns whether every territory ended within the goal."""
         saved, self.goal = self.goal, self.goal if goal is None else goal
         try:
-            return self._eject(deadline, depth, budget)
+            return self._eject(deadline, budget, lambda t, sign, left: self._chain(t, sign, {t}, depth, left))
         finally:
             self.goal = saved
 
@@ -377,14 +403,14 @@ class CompactnessPolish:
         saved, self.goal = self.goal, self.goal if goal is None else goal
         try:
             self._chain_deadline = deadline
-            return self._eject(deadline, 0, budget, lambda t, sign, _visited, _depth, left:
-                               self._resplit_chain(t, sign, left))
+            return self._eject(deadline, budget, self._resplit_chain)
         finally:
             self.goal, self._chain_deadline = saved, math.inf
 
-    def _eject(self, deadline: float, depth: int, budget: int, chain: Callable[..., bool] | None = None) -> bool:
+    def _eject(self, deadline: float, budget: int, chain: Callable[[int, int, list[int]], bool]) -> bool:
+        """Run ``chain(territory, sign, [budget])`` from every territory beyond the goal, worst first, until all
+        are within it, a round makes no progress, or the deadline."""
         goal = self.goal
-        chain = chain or self._chain
         while time.perf_counter() < deadline:
             bad = sorted((t for t in range(self.k) if abs(self.dev[t]) > goal), key=lambda t: -abs(self.dev[t]))
             if not bad:
@@ -393,7 +419,7 @@ class CompactnessPolish:
             for t in bad:
                 if time.perf_counter() > deadline:
                     break
-                if abs(self.dev[t]) > goal and chain(t, 1 if self.dev[t] > 0 else -1, {t}, depth, [budget]):
+                if abs(self.dev[t]) > goal and chain(t, 1 if self.dev[t] > 0 else -1, [budget]):
                     progress = True
             if not progress:
                 break
@@ -402,28 +428,15 @@ class CompactnessPolish:
 
     # --- re-splits -------------------------------------------------------------------------------------------------
 
-    def _pair_sums(self, t: int, b: int) -> tuple[list[int], list[float], list[float], list[float], list[float]]:
-        """The units of t ∪ b with each one's share of t's and b's targets and weighted distance to either home."""
-        mu, dist, weight = self.mu, self.dist, self.weight
-        units = sorted(self.members[t] | self.members[b])
-        return (units, [float(mu[u, t]) for u in units], [float(mu[u, b]) for u in units],
-                [weight[u] * float(dist[u, t]) for u in units], [weight[u] * float(dist[u, b]) for u in units])
-
     def _tree_splits(self, t: int, b: int, trees: int) -> list[tuple[float, float, float, tuple]]:
         """Two-part splits of t ∪ b along ``trees`` random spanning trees of the union (Kruskal over shuffled
         edges); cutting any tree edge leaves two connected parts. Returns (t's deviation after, b's, change of the
         weighted distance, the split for :meth:`_resplit`) for every cut that keeps fixed units with their owner."""
-        units, mt, mb, dt, db = self._pair_sums(t, b)
-        assign, movable = self.assign, self.movable
-        where = {u: i for i, u in enumerate(units)}
-        n = len(units)
-        in_t = [assign[u] == t for u in units]
-        fixed_t = [int(not movable[u] and in_t[i]) for i, u in enumerate(units)]
-        fixed_b = [int(not movable[u] and not in_t[i]) for i, u in enumerate(units)]
-        off_t = self.dev[t] - sum(m for m, inside in zip(mt, in_t, strict=True) if inside)
-        off_b = self.dev[b] - sum(m for m, inside in zip(mb, in_t, strict=True) if not inside)
-        now = sum(dt[i] if in_t[i] else db[i] for i in range(n))
-        all_t, all_b, all_dt, all_db, n_ft, n_fb = sum(mt), sum(mb), sum(dt), sum(db), sum(fixed_t), sum(fixed_b)
+        pair = _Pair(self, t, b)
+        units, where, in_t, n = pair.units, pair.where, pair.in_t, len(pair.units)
+        fixed_t = [int(not self.movable[u] and in_t[i]) for i, u in enumerate(units)]
+        fixed_b = [int(not self.movable[u] and not in_t[i]) for i, u in enumerate(units)]
+        n_ft, n_fb = sum(fixed_t), sum(fixed_b)
         edges = [(i, where[v]) for i, u in enumerate(units) for v in self.nbrs[u] if where.get(v, -1) > i]
         out = []
         for _ in range(trees):
@@ -445,7 +458,7 @@ class CompactnessPolish:
                         order.append(y)
             if len(order) < n:
                 return out  # the union is not connected (cannot happen for neighbours that are each one piece)
-            st, sb, sdt, sdb, sft, sfb = mt[:], mb[:], dt[:], db[:], fixed_t[:], fixed_b[:]
+            st, sb, sdt, sdb, sft, sfb = pair.mt[:], pair.mb[:], pair.dt[:], pair.db[:], fixed_t[:], fixed_b[:]
             for x in reversed(order[1:]):
                 p = parent[x]
                 st[p] += st[x]
@@ -454,14 +467,11 @@ class CompactnessPolish:
                 sdb[p] += sdb[x]
                 sft[p] += sft[x]
                 sfb[p] += sfb[x]
-            tree = (units, parent, order)
             for x in order[1:]:
-                if sfb[x] == 0 and sft[x] == n_ft:  # the part below x goes to t
-                    out.append((off_t + st[x], off_b + all_b - sb[x], sdt[x] + all_db - sdb[x] - now,
-                                ("tree", tree, x, True)))
-                if sft[x] == 0 and sfb[x] == n_fb:  # the part below x goes to b
-                    out.append((off_t + all_t - st[x], off_b + sb[x], all_dt - sdt[x] + sdb[x] - now,
-                                ("tree", tree, x, False)))
+                for to_t, kept, lost, total in ((True, sft, sfb, n_ft), (False, sfb, sft, n_fb)):
+                    if lost[x] == 0 and kept[x] == total:  # the part below x keeps every fixed unit of its owner
+                        out.append((*pair.outcome(st[x], sb[x], sdt[x], sdb[x], to_t),
+                                    ("tree", pair, parent, order, x, to_t)))
         return out
 
     def _grown_splits(self, t: int, b: int, tries: int) -> list[tuple[float, float, float, tuple]]:
@@ -470,14 +480,9 @@ class CompactnessPolish:
         such lead (with noise after the first try). Every prefix is connected; :meth:`_resplit` checks the rest.
         Same tuples as :meth:`_tree_splits`, for the prefixes that land t within the goal and keep fixed units
         with their owner."""
-        units, mt, mb, dt, db = self._pair_sums(t, b)
-        assign, movable, goal = self.assign, self.movable, self.goal
-        where = {u: i for i, u in enumerate(units)}
-        in_t = [assign[u] == t for u in units]
-        off_t = self.dev[t] - sum(m for m, inside in zip(mt, in_t, strict=True) if inside)
-        off_b = self.dev[b] - sum(m for m, inside in zip(mb, in_t, strict=True) if not inside)
-        now = sum(dt[i] if in_t[i] else db[i] for i in range(len(units)))
-        all_t, all_b, all_dt, all_db = sum(mt), sum(mb), sum(dt), sum(db)
+        pair = _Pair(self, t, b)
+        units, where, in_t, movable, goal = pair.units, pair.where, pair.in_t, self.movable, self.goal
+        mt, mb, dt, db = pair.mt, pair.mb, pair.dt, pair.db
         lead = [float(self.dist[u, t] - self.dist[u, b]) for u in units]
         spread = (max(lead) - min(lead)) or 1.0
         out = []
@@ -505,40 +510,36 @@ class CompactnessPolish:
                             heapq.heappush(heap, (key[j], j))
                     if got < need:
                         continue
-                    if to_t:
-                        new_t, new_b, step = off_t + pt, off_b + all_b - pb, pdt + all_db - pdb - now
-                    else:
-                        new_t, new_b, step = off_t + all_t - pt, off_b + pb, pdb + all_dt - pdt - now
+                    new_t, new_b, step = pair.outcome(pt, pb, pdt, pdb, to_t)
                     if abs(new_t) <= goal:
-                        out.append((new_t, new_b, step, ("part", units, order, len(order), to_t)))
+                        out.append((new_t, new_b, step, ("part", pair, order, len(order), to_t)))
         return out
 
     def _resplit(self, t: int, b: int, split: tuple) -> list[tuple[int, int]] | None:
         """Apply a split from :meth:`_tree_splits` or :meth:`_grown_splits`; returns the (unit, former territory)
         moves for undoing, or None (nothing moved) when the part left over from a grown split is not one piece."""
         if split[0] == "tree":
-            _, (units, parent, order), x, first_to_t = split
+            _, pair, parent, order, x, first_to_t = split
             part = {x}
             for y in order[order.index(x) + 1:]:
                 if parent[y] in part:
                     part.add(y)
         else:
-            _, units, order, size, first_to_t = split
+            _, pair, order, size, first_to_t = split
             part = set(order[:size])
-            rest = [i for i in range(len(units)) if i not in part]
-            where = {u: i for i, u in enumerate(units)}
+            rest = [i for i in range(len(pair.units)) if i not in part]
             seen, stack = {rest[0]}, [rest[0]]
             while stack:
                 x = stack.pop()
-                for v in self.nbrs[units[x]]:
-                    y = where.get(v, -1)
+                for v in self.nbrs[pair.units[x]]:
+                    y = pair.where.get(v, -1)
                     if y >= 0 and y not in part and y not in seen:
                         seen.add(y)
                         stack.append(y)
             if len(seen) < len(rest):
                 return None
         moves = []
-        for i, u in enumerate(units):
+        for i, u in enumerate(pair.units):
             want = t if (i in part) == first_to_t else b
             if self.assign[u] != want:
                 moves.append((u, self.assign[u]))
