@@ -174,18 +174,30 @@ def test_cli_design_reads_a_toml_config(ri_files: tuple[Path, Path], tmp_path: P
     assert metrics["scenario"]["name"] == "blend" and metrics["settings"]["tolerance"] == 0.08
     assert metrics["scenario"]["weights"]["potential"] == pytest.approx(0.7)
     assert metrics["settings"]["locks"] == {"02891": "R1"} and metrics["seed"] == 9
+    assert metrics["settings"]["max_seconds"] == 30.0  # the default budget for a state-sized problem, recorded
     assignment = pd.read_csv(out / "assignment.csv", dtype=str).set_index("zip")
     assert assignment.loc["02891", "rep_id"] == "R1"
 
 
+@pytest.mark.parametrize(("line", "message"), [("speed = 'max'", "Unknown [design] setting"),
+                                                ("max_seconds = -5", "`max_seconds` was -5"),
+                                                ("max_seconds = 'fast'", "positive number of seconds")])
 def test_cli_design_bad_config_is_a_message(ri_files: tuple[Path, Path], tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+                                            capsys: pytest.CaptureFixture[str], line: str, message: str) -> None:
     accounts, reps = ri_files
     config = tmp_path / "bad.toml"
-    config.write_text("[design]\nspeed = 'max'\n")
+    config.write_text(f"[design]\n{line}\n")
     assert main(["design", "--accounts", str(accounts), "--reps", str(reps), "--config", str(config),
                  "--out", str(tmp_path / "o")]) == 2
-    assert "Unknown [design] setting" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
+
+
+def test_default_time_budget_grows_for_national_sized_problems(monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = _grid_inputs()
+    assert design.design(inputs, "evenness").max_seconds_ == 30.0
+    assert design.design(inputs, "evenness", max_seconds=12).max_seconds_ == 12
+    monkeypatch.setattr(design, "LARGE_PROBLEM_UNITS", 10)  # the grid now counts as a national-sized problem
+    assert design.design(inputs, "evenness").max_seconds_ == 60.0
 
 
 def test_metrics_columns_cover_every_plan_metric() -> None:
