@@ -82,7 +82,7 @@ _LOCAL_TRIES = 60
 #: The settling walk (:meth:`CompactnessPolish.settle`): re-splits it may try, how often it starts from a territory
 #: still beyond the goal rather than any territory of the region, and how many rings of neighbours the region spans.
 #: Measured on GA K = 50's state after the chains (4 territories outside, 6.6 % at worst), 5 seeds: 10,000 tries
-#: took 2.4-2.7 s and left 2.4-3.7 % (median 2.9 %) with the energy Σ excess⁴, 2.7-3.7 % (median 3.65 %) with
+#: took 2.5-2.7 s and left 2.4-3.7 % (median 2.9 %) with the energy Σ excess⁴, 2.7-3.7 % (median 3.65 %) with
 #: Σ excess². On the state before the chains (5 s, Σ excess², 2 seeds) a bias of 0.8 balanced both, 0.5 and 0.2
 #: neither (2.8-3.7 %); one ring and three rings did no better than two (3.3 % and 3.2 %, one seed).
 _SETTLE_TRIES, _SETTLE_BAD_BIAS, _SETTLE_RINGS = 10_000, 0.8, 2
