@@ -193,11 +193,13 @@ def test_ejection_gives_up_cleanly_when_no_chain_exists() -> None:
     assert polish.assign_.tolist() == assign.tolist()
 
 
-def test_recombine_resplits_two_territories_where_no_single_trade_balances_them() -> None:
+@pytest.mark.parametrize("method", ["recombine", "settle"])
+def test_resplits_balance_two_territories_where_no_single_trade_does(method: str) -> None:
     """A 4 x 4 grid, left half A (cells worth 0.15 of a target, +0.2 in all) and right half B (cells worth 0.1,
     -0.2). A must shed 0.2 ± 0.03, but one cell sheds 0.15, two shed 0.3, and a one-for-one trade 0.05: every single
     trade fails, and with two territories there is no chain. Re-splitting A ∪ B along spanning trees finds many
-    balanced two-part splits (e.g. the top two rows vs the bottom two). A frozen cell of B stays with B."""
+    balanced two-part splits (e.g. the top two rows vs the bottom two): the re-split chains and the settling walk
+    both find one. A frozen cell of B stays with B."""
     n = 4
     geo = Geography.from_units(grid_units(n=n))
     assign = np.array([0 if c < n // 2 else 1 for r in range(n) for c in range(n)])
@@ -211,7 +213,7 @@ def test_recombine_resplits_two_territories_where_no_single_trade_balances_them(
     assert _deviation(assign, mu, offset) == pytest.approx([0.2, -0.2])
     assert not polish.eject(deadline=time.perf_counter() + 5)  # the single-trade chains cannot do it
     assert polish.assign_.tolist() == assign.tolist()
-    assert polish.recombine(deadline=time.perf_counter() + 30)
+    assert getattr(polish, method)(deadline=time.perf_counter() + 30)
     after = Plan(geo, polish.assign_, ["A", "B"])
     assert after.noncontiguous() == []
     assert np.abs(_deviation(polish.assign_, mu, offset)).max() <= goal + 1e-12
@@ -256,26 +258,6 @@ def test_recombine_carries_surplus_across_full_territories_to_distant_room() -> 
     after = Plan(geo, polish.assign_, [f"T{t}" for t in range(k)])
     assert after.noncontiguous() == []
     assert np.abs(_deviation(polish.assign_, mu, offset)).max() <= goal + 1e-12
-    assert polish.pp_mean() == pytest.approx(after.shape()["polsby_popper"].mean())
-
-
-def test_settle_balances_the_two_halves_that_single_trades_cannot() -> None:
-    """The 4 x 4 case of the recombine test: the settling walk finds a balanced re-split too (any cut that lowers
-    the pair's excess is taken), keeps the frozen cell with B and leaves the tallies exact."""
-    n = 4
-    geo = Geography.from_units(grid_units(n=n))
-    assign = np.array([0 if c < n // 2 else 1 for r in range(n) for c in range(n)])
-    mu = np.where((assign == 0)[:, None], 0.15, 0.1) * np.ones((1, 2))
-    offset = np.full(2, -1.0)
-    frozen = np.zeros(geo.n, dtype=bool)
-    frozen[n - 1] = True
-    polish = CompactnessPolish(geo, assign, mu, offset, goal=0.03, dist=np.zeros((geo.n, 2)), weight=np.ones(geo.n),
-                               movable=~frozen, seed=1)
-    assert polish.settle(deadline=time.perf_counter() + 30)
-    assert np.abs(_deviation(polish.assign_, mu, offset)).max() <= 0.03 + 1e-12
-    assert polish.assign_[n - 1] == 1
-    after = Plan(geo, polish.assign_, ["A", "B"])
-    assert after.noncontiguous() == []
     assert polish.pp_mean() == pytest.approx(after.shape()["polsby_popper"].mean())
 
 
