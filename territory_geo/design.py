@@ -237,11 +237,15 @@ class TerritoryDesigner:
                 msg = f"`tolerance` was {tolerance} but is expected to be between 0 and 1 (0.05 = ±5 %)."
                 raise TerritoryError(msg)
             scenario = replace(scenario, tolerance=float(tolerance))
+        if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
+                                        or max_seconds <= 0):
+            msg = f"`max_seconds` was {max_seconds!r} but is expected to be a positive number of seconds (e.g. 30)."
+            raise TerritoryError(msg)
         self.scenario = scenario
         self.seed = seed
         self.pin_top_n = pin_top_n
         self.lock_homes = lock_homes
-        self.max_seconds = max_seconds
+        self.max_seconds = None if max_seconds is None else float(max_seconds)
         self.compute_bound = compute_bound
         self.centre_blend = centre_blend
         self.centre_iterations = centre_iterations

@@ -332,6 +332,10 @@ class CompactnessPolish:
         assign = self.assign
         return {assign[v] for u in self.members[t] for v in self.nbrs[u]} - {t}
 
+    def _territory_graph(self) -> list[set[int]]:
+        """Each territory's neighbouring territories."""
+        return [self._neighbours(t) for t in range(self.k)]
+
     def _transfers(self, t: int, b: int, sign: int, partial: bool = False) -> list[tuple[float, int, int]]:
         """Trades across the t-b border that bring ``t`` within the goal: ``sign`` = +1 moves value from t to b
         (one unit of t, or a unit of t for one of b), -1 from b to t. Returns (b's deviation after, unit that
@@ -439,7 +443,7 @@ class CompactnessPolish:
             return max(over), sum(x ** 4 for x in over)
 
         best, best_assign = state(), list(self.assign)
-        graph = [self._neighbours(t) for t in range(self.k)]
+        graph = self._territory_graph()
         region = {t for t in range(self.k) if excess(dev[t]) > 0}
         ring = set(region)
         for _ in range(_SETTLE_RINGS):
@@ -613,7 +617,7 @@ class CompactnessPolish:
     def _hops_to_room(self, sign: int, surplus: float) -> dict[int, int]:
         """Territory-graph hops from every territory to the nearest one that could absorb ``surplus`` (in the
         direction of ``sign``) and stay within the goal."""
-        graph = [self._neighbours(t) for t in range(self.k)]
+        graph = self._territory_graph()
         hops = {t: 0 for t in range(self.k) if sign * self.dev[t] + surplus <= self.goal}
         frontier = list(hops)
         while frontier:
