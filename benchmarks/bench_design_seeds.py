@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-import bench_design as bd  # noqa: E402
+import bench_design as bd
 
 #: Targets reported per instance, in table order (runtime's limit depends on the instance, as in bench_design).
 TARGET_NAMES: tuple[str, ...] = ("cv_potential", "max_dev_potential", "n_noncontiguous", "pp_mean",
@@ -80,9 +80,9 @@ def markdown(result: dict[str, Any]) -> str:
     """The report for docs/BENCHMARKS.md."""
     s = result["summary"]
     n = s["instances"] - s["errors"]
-    lines = [f"Instance seeds {', '.join(map(str, result['seeds']))}; {result['date']}; "
-             f"{result['machine']['cpu_model']}, nproc {result['machine']['nproc']}; "
-             f"engine {result['engine_source'].get('git_head') or '?'}.", "",
+    lines = [(f"Instance seeds {', '.join(map(str, result['seeds']))}; {result['date']}; "
+              f"{result['machine']['cpu_model']}, nproc {result['machine']['nproc']}; "
+              f"engine {result['engine_source'].get('git_head') or '?'}."), "",
              "| target | instances meeting it |", "|---|---|"]
     lines += [f"| {TARGET_LABELS[name]} | {s['per_target'][name]} of {n} |" for name in TARGET_NAMES]
     lines += [f"| **all targets** | **{s['all_met']} of {n}** |", ""]
