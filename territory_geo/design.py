@@ -15,7 +15,10 @@
    absorbs the rest; :meth:`territory_geo.polish.CompactnessPolish.eject`), and last chains of re-splits, in
    which a territory and a neighbour are merged and cut in two again along a spanning tree
    (:meth:`territory_geo.polish.CompactnessPolish.recombine`).
-5. **Compactness polish** (:mod:`territory_geo.polish`): annealed flips and balance-neutral swaps that raise
+5. **Distance re-splits** (:meth:`territory_geo.polish.CompactnessPolish.shorten`): when balancing left the plan
+   well above the distance that re-splitting neighbouring pairs along their homes reaches, pairs are re-split
+   until it is close to that.
+6. **Compactness polish** (:mod:`territory_geo.polish`): annealed flips and balance-neutral swaps that raise
    Polsby-Popper compactness within the balance goal and a distance budget.
 
 Scenarios are data (:class:`Scenario`): balance weights, tolerance, start (optimised or current ownership),
@@ -295,6 +298,7 @@ class TerritoryDesigner:
                               else baseline_plan.assignment, deadline=deadline, seed=self.seed)
         search.repair_contiguity()
         search.balance()
+        search.shorten()
         search.polish()
         return search
 
@@ -686,6 +690,10 @@ LARGE_PROBLEM_UNITS = 10_000
 #: settle the national instance's lumpy metro ZIPs in ~2.5 s; where no chain exists (GA at K = 50) they would
 #: otherwise search until the deadline.
 _RECOMBINE_SHARE = 0.15
+
+#: Share of the time budget the distance re-splits may take (a sweep over every pair of neighbours took 0.1-0.5 s at
+#: state scale; a plan needs a few sweeps).
+_SHORTEN_SHARE = 0.1
 
 
 class _PairIndex:
@@ -1135,6 +1143,20 @@ class _LocalSearch:
         """Replay another assignment through :meth:`_move` (tallies, perimeters and disruption stay exact)."""
         for u in np.flatnonzero(assign != self.assign).tolist():
             self._move(u, int(assign[u]))
+
+    def shorten(self) -> None:
+        """Distance re-splits (:meth:`territory_geo.polish.CompactnessPolish.shorten`) when balancing left the plan
+        well above the distance they reach, within a share of the time budget; replayed through :meth:`_move`, with
+        the balance re-checked as after the polish."""
+        if time.perf_counter() > self.deadline or self.k < 2:
+            return
+        before = float(np.abs(self.deviations()).max())
+        search = self._border_search()
+        share = _SHORTEN_SHARE * (self.deadline - self.started)
+        if search.shorten(min(self.deadline, time.perf_counter() + share)):
+            self._adopt(search.assign_)
+            if np.abs(self.deviations()).max() > max(before, self.tol):
+                self.balance()
 
     def polish(self) -> None:
         """Compactness: :class:`~territory_geo.polish.CompactnessPolish` (annealed flips and balance-neutral swaps)

@@ -289,3 +289,65 @@ def test_settle_never_ends_worse_and_keeps_every_constraint(seed: int) -> None:
     assert Plan(geo, polish.assign_, [f"T{t}" for t in range(k)]).noncontiguous() == []
     assert (polish.assign_[frozen] == assign[frozen]).all()
     assert polish.distance <= cap + 1e-9
+
+
+def _bands() -> np.ndarray:
+    """Two territories of 32 cells each, split top / bottom although the homes sit left and right (see
+    :func:`_setup`): balanced and contiguous, but every unit of the far half of each band is on the wrong side."""
+    assign = np.zeros((N, N), dtype=np.int64)
+    assign[N // 2:, :] = 1
+    return assign.ravel()
+
+
+def _weighted_distance(assign: np.ndarray, dist: np.ndarray, weight: np.ndarray) -> float:
+    return float((weight * dist[np.arange(len(assign)), assign]).sum() / weight.sum())
+
+
+def test_shorten_resplits_a_pair_towards_its_homes_within_the_balance_goal() -> None:
+    """Top / bottom bands with homes left and right: the re-splits turn the border towards the homes. The full
+    reach (trigger 1, stop 0) ends at the left / right halves; the default stops within 2 % of that reach; both
+    keep balance, contiguity and exact tallies."""
+    start = _bands()
+    geo, mu, offset, dist, weight = _setup(start)
+    before = _weighted_distance(start, dist, weight)
+    full = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, seed=3)
+    assert full.shorten(deadline=time.perf_counter() + 30, trigger=1.0, stop=0.0)
+    reach = _weighted_distance(full.assign_, dist, weight)
+    assert reach < 0.8 * before
+    assert reach == pytest.approx(_weighted_distance(np.repeat([[0] * 4 + [1] * 4], N, axis=0).ravel(), dist,
+                                                     weight))
+    polish = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, seed=3)
+    assert polish.shorten(deadline=time.perf_counter() + 30)
+    ends = _weighted_distance(polish.assign_, dist, weight)
+    assert ends <= 1.02 * reach + 1e-9
+    for result in (full, polish):
+        assert Plan(geo, result.assign_, ["A", "B"]).noncontiguous() == []
+        dev = _deviation(result.assign_, mu, offset)
+        assert np.abs(dev).max() <= 0.05 + 1e-12
+        assert np.allclose(dev, result.dev)
+        assert result.distance * weight.sum() == pytest.approx(_weighted_distance(result.assign_, dist, weight)
+                                                                * weight.sum())
+        assert result.pp_mean() == pytest.approx(Plan(geo, result.assign_, ["A", "B"]).shape()["polsby_popper"]
+                                                 .mean())
+
+
+def test_shorten_leaves_a_plan_already_near_its_reach_and_frozen_units_alone() -> None:
+    """The left / right halves are as near their homes as re-splits get: nothing moves. On the bands, frozen
+    cells keep their territory (one that the re-splits move when it is free) while the rest re-splits."""
+    halves = np.repeat([[0] * 4 + [1] * 4], N, axis=0).ravel()
+    geo, mu, offset, dist, weight = _setup(halves)
+    polish = CompactnessPolish(geo, halves, mu, offset, goal=0.05, dist=dist, weight=weight, seed=0)
+    assert not polish.shorten(deadline=time.perf_counter() + 30)
+    assert (polish.assign_ == halves).all()
+
+    start = _bands()
+    free = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, seed=0)
+    assert free.shorten(deadline=time.perf_counter() + 30)
+    assert free.assign_[4] != start[4]  # row 0, column 4: territory 0's, on territory 1's side
+    frozen = np.zeros(geo.n, dtype=bool)
+    frozen[[0, 4, 63]] = True
+    polish = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, movable=~frozen, seed=0)
+    assert polish.shorten(deadline=time.perf_counter() + 30)
+    assert (polish.assign_[frozen] == start[frozen]).all()
+    assert _weighted_distance(polish.assign_, dist, weight) < _weighted_distance(start, dist, weight)
+    assert Plan(geo, polish.assign_, ["A", "B"]).noncontiguous() == []
