@@ -351,3 +351,51 @@ def test_shorten_leaves_a_plan_already_near_its_reach_and_frozen_units_alone() -
     assert (polish.assign_[frozen] == start[frozen]).all()
     assert _weighted_distance(polish.assign_, dist, weight) < _weighted_distance(start, dist, weight)
     assert Plan(geo, polish.assign_, ["A", "B"]).noncontiguous() == []
+
+
+def test_compact_resplits_raise_pp_without_adding_distance_and_keep_balance() -> None:
+    """A zigzag border between two balanced territories: compactness re-splits (cut between the two centroids,
+    scored from tallies without moving anything) raise the pair's PP; with the distance budget set to today's
+    distance, distance does not grow; balance, contiguity and the tallies stay exact."""
+    start = _comb_start()
+    geo, mu, offset, dist, weight = _setup(start)
+    polish = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, seed=2)
+    polish.distance_cap = polish.distance
+    pp_before, distance_before = polish.pp_mean(), polish.distance
+    scored = polish._compact_splits(0, 1, 2)  # the scores must match what a re-split gives
+    gain, split = max(scored, key=lambda option: option[0])
+    moves = polish._resplit(0, 1, split)
+    assert moves is not None
+    assert polish.pp(0) + polish.pp(1) - 2 * pp_before == pytest.approx(gain)
+    for u, a in reversed(moves):
+        polish._flip(u, a)
+    made = polish.compact(deadline=time.perf_counter() + 30)
+    assert made >= 1
+    assert polish.pp_mean() > pp_before + 0.05
+    assert polish.distance <= distance_before + 1e-9
+    after = Plan(geo, polish.assign_, ["A", "B"])
+    assert after.noncontiguous() == []
+    dev = _deviation(polish.assign_, mu, offset)
+    assert np.abs(dev).max() <= 0.05 + 1e-12
+    assert np.allclose(dev, polish.dev)
+    assert polish.pp_mean() == pytest.approx(after.shape()["polsby_popper"].mean())
+
+
+def test_compact_leaves_straight_halves_and_frozen_cells() -> None:
+    """Straight halves cannot be cut more compactly within the goal; frozen teeth of the comb stay put."""
+    halves = np.repeat([[0] * 4 + [1] * 4], N, axis=0).ravel()
+    geo, mu, offset, dist, weight = _setup(halves)
+    polish = CompactnessPolish(geo, halves, mu, offset, goal=0.05, dist=dist, weight=weight, seed=0)
+    assert polish.compact(deadline=time.perf_counter() + 30) == 0
+    assert (polish.assign_ == halves).all()
+
+    start = _comb_start()
+    free = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, seed=0)
+    free.compact(deadline=time.perf_counter() + 30)
+    assert (free.assign_[[3, 4]] != start[[3, 4]]).any()  # re-splits move row 0's tooth when it is free
+    frozen = np.zeros(geo.n, dtype=bool)
+    frozen[[3, 4]] = True  # row 0's tooth (territory 1's cells left of the middle)
+    polish = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, movable=~frozen, seed=0)
+    polish.compact(deadline=time.perf_counter() + 30)
+    assert (polish.assign_[frozen] == start[frozen]).all()
+    assert Plan(geo, polish.assign_, ["A", "B"]).noncontiguous() == []
