@@ -19,7 +19,9 @@
    well above the distance that re-splitting neighbouring pairs along their homes reaches, pairs are re-split
    until it is close to that.
 6. **Compactness polish** (:mod:`territory_geo.polish`): annealed flips and balance-neutral swaps that raise
-   Polsby-Popper compactness within the balance goal and a distance budget.
+   Polsby-Popper compactness within the balance goal and a distance budget, then compactness re-splits
+   (:meth:`territory_geo.polish.CompactnessPolish.compact`: pairs re-cut between their centroids at no extra
+   distance) and greedy flips.
 
 Scenarios are data (:class:`Scenario`): balance weights, tolerance, start (optimised or current ownership),
 disruption budget, proximity weight. Locked ZIPs never move; named accounts count for their rep wherever they sit.
