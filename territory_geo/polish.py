@@ -511,29 +511,37 @@ class CompactnessPolish:
         return moved
 
     def _shorten(self, deadline: float, stop: float) -> None:
-        """Sweeps of distance re-splits over every neighbouring pair (seeded order) until the distance is at most
-        ``stop``, a sweep finds nothing, or the deadline."""
-        goal = self.goal
+        """Sweeps of distance re-splits until the distance is at most ``stop``, a sweep finds nothing, or the
+        deadline."""
+        def cuts(t: int, b: int) -> list[tuple]:
+            limit_t, limit_b = max(self.goal, abs(self.dev[t])), max(self.goal, abs(self.dev[b]))
+            return [split for step, split in sorted(
+                ((step, split) for new_t, new_b, step, split in self._grown_splits(t, b, 1)
+                 if abs(new_t) <= limit_t and abs(new_b) <= limit_b and step < -1e-6 * self.distance),
+                key=lambda option: option[0])]
+
         while time.perf_counter() < deadline and self.distance > stop:
-            graph = self._territory_graph()
-            pairs = sorted({(min(t, b), max(t, b)) for t in range(self.k) for b in graph[t]})
-            self.rng.shuffle(pairs)
-            improved = False
-            for t, b in pairs:
-                if time.perf_counter() > deadline or self.distance <= stop:
-                    break
-                if b not in self._neighbours(t):  # an earlier re-split of this sweep separated them
-                    continue
-                limit_t, limit_b = max(goal, abs(self.dev[t])), max(goal, abs(self.dev[b]))
-                options = sorted(((step, split) for new_t, new_b, step, split in self._grown_splits(t, b, 1)
-                                  if abs(new_t) <= limit_t and abs(new_b) <= limit_b and step < -1e-6 * self.distance),
-                                 key=lambda option: option[0])
-                for _, split in options[:5]:
-                    if self._resplit(t, b, split) is not None:
-                        improved = True
-                        break
-            if not improved:
+            if not self._sweep(deadline, cuts, stop):
                 break
+
+    def _sweep(self, deadline: float, cuts: Callable[[int, int], list[tuple]], stop: float = -math.inf) -> int:
+        """One sweep of re-splits over every pair of neighbouring territories, in a seeded order: each pair takes
+        the first of its best five ``cuts(t, b)`` (best first) whose leftover part is one piece. Stops at the
+        deadline or once the distance is at most ``stop``; returns the re-splits made."""
+        graph = self._territory_graph()
+        pairs = sorted({(min(t, b), max(t, b)) for t in range(self.k) for b in graph[t]})
+        self.rng.shuffle(pairs)
+        made = 0
+        for t, b in pairs:
+            if time.perf_counter() > deadline or self.distance <= stop:
+                break
+            if b not in self._neighbours(t):  # an earlier re-split of this sweep separated them
+                continue
+            for split in cuts(t, b)[:5]:
+                if self._resplit(t, b, split) is not None:
+                    made += 1
+                    break
+        return made
 
     def compact(self, deadline: float, rounds: int = _COMPACT_ROUNDS, tries: int = _COMPACT_TRIES) -> int:
         """Compactness re-splits: each pair of neighbouring territories is cut again along a straight-ish line
@@ -541,25 +549,15 @@ class CompactnessPolish:
         Polsby-Popper most, when both stay within the goal and whole and the distance within the budget. Flips
         straighten a border only cell by cell and stop at the first bump; a re-split redraws it in one move. Runs
         up to ``rounds`` sweeps over every pair (seeded order); returns the re-splits made."""
+        def cuts(t: int, b: int) -> list[tuple]:
+            return [split for gain, split in sorted(self._compact_splits(t, b, tries), key=lambda option: -option[0])
+                    if gain > 1e-4]
+
         made = 0
         for _ in range(rounds):
-            graph = self._territory_graph()
-            pairs = sorted({(min(t, b), max(t, b)) for t in range(self.k) for b in graph[t]})
-            self.rng.shuffle(pairs)
-            improved = False
-            for t, b in pairs:
-                if time.perf_counter() > deadline:
-                    break
-                if b not in self._neighbours(t):
-                    continue
-                options = sorted((option for option in self._compact_splits(t, b, tries) if option[0] > 1e-4),
-                                 key=lambda option: -option[0])
-                for _, split in options[:5]:
-                    if self._resplit(t, b, split) is not None:
-                        made += 1
-                        improved = True
-                        break
-            if not improved:
+            now = self._sweep(deadline, cuts)
+            made += now
+            if not now:
                 break
         self.assign_ = np.array(self.assign, dtype=np.int64)
         return made
