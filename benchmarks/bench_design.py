@@ -343,7 +343,8 @@ def run_instance(geo: Geography, k: int, seed: int, max_seconds: float | None, t
         engine = pick_metrics(designer.summary_, lp_bound)
         engine.update(runtime_s=float(designer.runtime_s_), wall_s=wall, lp_bound_km=lp_bound,
                       status=designer.status_, message=designer.message_,
-                      max_dev_balance=designer.summary_.get("max_dev_balance"))
+                      max_dev_balance=designer.summary_.get("max_dev_balance"),
+                      clock_stops=list(designer.clock_stops_))
         engine["checks"] = check(engine, targets)
         kmeans = pick_metrics(designer.kmeans_summary_, lp_bound)
         kmeans.update(runtime_s=None, lp_bound_km=lp_bound, status="reference")
@@ -518,6 +519,10 @@ def markdown_report(result: dict[str, Any], header: list[str], rows: list[list[s
         "(`lp_bound_km_`); dist/LP below 1 is only possible for a plan that is not balanced. time = `runtime_s_` "
         "of `fit`; the references have no time target.",
     ]
+    cut = [f"{rec['instance']} ({', '.join(rec['engine']['clock_stops'])})" for rec in result["records"]
+           if not rec["error"] and rec["engine"].get("clock_stops")]
+    lines += ["", "Steps the time budget cut short (there the same seed may give another plan on another machine): "
+              + ("; ".join(cut) if cut else "none") + "."]
     return "\n".join(lines) + "\n"
 
 

@@ -73,7 +73,9 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         cell["all"] += all(checks.get(name) == "PASS" for name in TARGET_NAMES)
     return {"instances": len(records), "errors": len(records) - len(done), "per_target": per_target,
             "all_met": sum(all(r["engine"]["checks"].get(n) == "PASS" for n in TARGET_NAMES) for r in done),
-            "per_instance": {k: dict(v) for k, v in per_cell.items()}, "misses": misses}
+            "per_instance": {k: dict(v) for k, v in per_cell.items()}, "misses": misses,
+            "clock_stops": [{"seed": r["seed"], "instance": r["instance"], "steps": r["engine"]["clock_stops"]}
+                            for r in done if r["engine"].get("clock_stops")]}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -86,6 +88,9 @@ def markdown(result: dict[str, Any]) -> str:
              "| target | instances meeting it |", "|---|---|"]
     lines += [f"| {TARGET_LABELS[name]} | {s['per_target'][name]} of {n} |" for name in TARGET_NAMES]
     lines += [f"| **all targets** | **{s['all_met']} of {n}** |", ""]
+    cut = [f"seed {c['seed']} {c['instance']} ({', '.join(c['steps'])})" for c in s["clock_stops"]]
+    lines += [f"No step cut short by the time budget (same seed, same plan on any machine) on {n - len(cut)} of {n}"
+              + (f"; cut short: {'; '.join(cut)}." if cut else "."), ""]
     lines += ["| instance | seeds | " + " | ".join(TARGET_LABELS[t] for t in TARGET_NAMES) + " | all |",
               "|---|---|" + "---|" * (len(TARGET_NAMES) + 1)]
     for inst, cell in s["per_instance"].items():
@@ -128,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                 missed = [TARGET_LABELS[t] for t in TARGET_NAMES if e["checks"].get(t) == "MISS"]
                 print(f"seed {seed} {rec['instance']:<14} {e['runtime_s']:5.2f} s  max dev {e['max_dev_potential']:.4f}"
                       f"  PP {e['pp_mean']:.3f}  dist/LP {e['distance_ratio']:.3f}  "
-                      f"{'all met' if not missed else 'MISS ' + ', '.join(missed)}", flush=True)
+                      f"{'all met' if not missed else 'MISS ' + ', '.join(missed)}"
+                      + (f"  (clock cut short: {', '.join(e['clock_stops'])})" if e["clock_stops"] else ""), flush=True)
     result["summary"] = summarise(result["records"])
     result["total_s"] = round(time.perf_counter() - started, 1)
     md = markdown(result)

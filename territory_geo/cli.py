@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default=None,
                    help="evenness (default), disruption, proximity, blend, or all")
     p.add_argument("--tolerance", type=float, help="allowed deviation from target, e.g. 0.05 for ±5 %%")
-    p.add_argument("--seed", type=int, help="random seed (same seed, same result)")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same result; metrics.json's "
+                   "`reproducible` is false if the time budget cut a step short)")
     p.add_argument("--config", type=Path, help="TOML file with [design] settings, locks, named accounts, "
                                                "and [scenarios.<name>] overrides")
     p.add_argument("--out", required=True, type=Path, help="output folder")

@@ -222,6 +222,10 @@ class TerritoryDesigner:
         Account id -> rep id of every named account kept with its rep (given, plus pinned top accounts).
     max_seconds_
         The time budget used (``max_seconds`` or its size-dependent default).
+    clock_stops_
+        The search steps the time budget cut short (``balance``, ``eject``, ``recombine``, ``settle``, ``shorten``,
+        ``polish``, ``compact``). Every step ends on a count of work too; empty means no clock decided anything,
+        so the same seed gives the same plan on any machine. Otherwise the message says so.
     runtime_s_
         Seconds the design took (the LP bound, a measurement, is solved afterwards and not counted).
     travel_source_
@@ -276,6 +280,11 @@ class TerritoryDesigner:
         search = self._search(problem, assign, baseline_plan, start + self.max_seconds_)
         self.plan_ = self._plan(problem, search.assign)
         self.status_, self.message_ = search.verdict()
+        self.clock_stops_ = list(search.clock_stops)
+        if self.clock_stops_:
+            self.message_ += (f" The {self.max_seconds_:g} s time budget cut short: {', '.join(self.clock_stops_)};"
+                              " the same seed may give another plan on a faster or slower machine (a larger time"
+                              " budget avoids that).")
         self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
         self.summary_["max_dev_balance"] = float(np.abs(search.deviations()).max()) if k else 0.0
         self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
@@ -747,8 +756,17 @@ class _LocalSearch:
         self.perim -= np.bincount(self.assign[self.rows[internal]], weights=geo.border[internal], minlength=self.k)
         self.budget_hit = False
         self.started = time.perf_counter()
+        self.clock_stops: list[str] = []  # steps the deadline cut short (shared with the border searches)
 
     # --- bookkeeping ---------------------------------------------------------------------------------------------
+
+    def _late(self, step: str) -> bool:
+        """Whether the deadline has passed; if so, notes that ``step`` was cut short (or skipped)."""
+        if time.perf_counter() <= self.deadline:
+            return False
+        if step not in self.clock_stops:
+            self.clock_stops.append(step)
+        return True
 
     def deviations(self) -> np.ndarray:
         """Deviation of each territory's balance measure from its target (blend of component ratios)."""
@@ -875,7 +893,7 @@ class _LocalSearch:
         then ejection chains for what is left."""
         best = np.abs(self.deviations()).max()
         for _ in range(12):
-            if time.perf_counter() > self.deadline or best <= self.goal:
+            if best <= self.goal or self._late("balance"):
                 break
             saved = self._snapshot()
             if not self._flow_round():
@@ -886,7 +904,7 @@ class _LocalSearch:
                 break
             best = now
         self._diffuse()
-        if np.abs(self.deviations()).max() > self.goal and time.perf_counter() < self.deadline:
+        if np.abs(self.deviations()).max() > self.goal and not self._late("balance"):
             # lumpy units diffusion could not place: ejection chains on the fast border search, aiming just
             # inside the tolerance (the goal's margin is for later travel drift, which chains need not keep); then
             # chains of re-splits for the lumpiest, which single trades cannot settle (a share of the time)
@@ -936,7 +954,7 @@ class _LocalSearch:
         """Diffusion: move boundary units from more- to less-loaded neighbours until all are within the goal."""
         blocked: set[tuple[int, int]] = set()
         best, stalled = np.inf, 0
-        while time.perf_counter() < self.deadline and stalled < _DIFFUSE_STALL_ROUNDS:
+        while stalled < _DIFFUSE_STALL_ROUNDS and not self._late("balance"):
             dev = self.deviations()
             if np.abs(dev).max() <= self.goal:
                 return
@@ -1143,7 +1161,7 @@ class _LocalSearch:
             movable &= self.p.unit_arr <= 0
         return CompactnessPolish(self.geo, self.assign, mu, offset, self.goal, self.p.dist, self.geo.values[:, 0],
                                  distance_budget=1.0 + 0.02 / max(self.scenario.proximity_weight, 1e-9),
-                                 movable=movable, seed=self.seed)
+                                 movable=movable, seed=self.seed, clock_stops=self.clock_stops)
 
     def _adopt(self, assign: np.ndarray) -> None:
         """Replay another assignment through :meth:`_move` (tallies, perimeters and disruption stay exact)."""
@@ -1154,7 +1172,7 @@ class _LocalSearch:
         """Distance re-splits (:meth:`territory_geo.polish.CompactnessPolish.shorten`) when balancing left the plan
         well above the distance they reach, within a share of the time budget; replayed through :meth:`_move`, with
         the balance re-checked as after the polish."""
-        if time.perf_counter() > self.deadline or self.k < 2:
+        if self.k < 2 or self._late("shorten"):
             return
         before = float(np.abs(self.deviations()).max())
         search = self._border_search()
@@ -1168,7 +1186,7 @@ class _LocalSearch:
         within the balance goal and a distance budget, then compactness re-splits of neighbouring pairs and greedy
         flips once more at no further distance; replayed through :meth:`_move`; travel totals shift with
         every move, so the balance is checked exactly afterwards and restored if it drifted past the tolerance."""
-        if time.perf_counter() > self.deadline or self.k < 2:
+        if self.k < 2 or self._late("polish"):
             return
         before = float(np.abs(self.deviations()).max())
         search = self._border_search()

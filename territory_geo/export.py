@@ -156,7 +156,8 @@ def write_design(out_dir: str | Path, designer: object, inputs: object, settings
 
     ``metrics.json`` holds the scenario metrics at the top level (``cv_potential``, ``max_dev_potential``,
     ``n_noncontiguous``, ``pp_mean``, ``runtime_s``, ...), ``territories`` (per-territory figures), and the scenario,
-    settings and seed that reproduce the run. Returns that document.
+    settings and seed that reproduce the run. ``reproducible`` is false when the time budget cut a search step short
+    (listed in ``clock_stops``): then the same seed may give another plan on another machine. Returns that document.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,6 +186,9 @@ def design_metrics(designer: object, settings: Mapping[str, object]) -> dict:
     return {
         **summary,
         "runtime_s": round(float(designer.runtime_s_), 3),  # type: ignore[attr-defined]
+        # steps the time budget cut short; empty: the same seed reproduces this plan on any machine
+        "clock_stops": list(designer.clock_stops_),  # type: ignore[attr-defined]
+        "reproducible": not designer.clock_stops_,  # type: ignore[attr-defined]
         "status": designer.status_, "message": designer.message_,  # type: ignore[attr-defined]
         "lp_bound_km": _json_value(designer.lp_bound_km_),  # type: ignore[attr-defined]
         "kmeans_reference": {k: _json_value(v) for k, v in designer.kmeans_summary_.items()},  # type: ignore[attr-defined]

@@ -124,6 +124,8 @@ class CompactnessPolish:
         Units the polish may move (locked ZIPs and, for min-disruption, customers' ZIPs are left out).
     seed
         Seed of the move order and the annealing draws.
+    clock_stops
+        A list to note in (shared with the caller; default: a new one), see :attr:`clock_stops_`.
 
     Attributes
     ----------
@@ -131,11 +133,15 @@ class CompactnessPolish:
         The polished assignment (after :meth:`run`).
     moves_
         Flips made (a swap counts as two).
+    clock_stops_
+        The steps (``polish``, ``eject``, ``recombine``, ``settle``, ``shorten``, ``compact``) that a deadline cut
+        short. Every step also has a count of work that ends it; only a step the clock ends can give another result
+        on a faster or slower machine, so an empty list means the same seed gives the same result anywhere.
     """
 
     def __init__(self, geo: Geography, assign: np.ndarray, mu: np.ndarray, offset: np.ndarray, goal: float,
                  dist: np.ndarray, weight: np.ndarray, distance_budget: float = 1.02,
-                 movable: np.ndarray | None = None, seed: int = 0) -> None:
+                 movable: np.ndarray | None = None, seed: int = 0, clock_stops: list[str] | None = None) -> None:
         self.n, self.k = geo.n, mu.shape[1]
         self.assign = [int(a) for a in assign]
         indptr, indices, border = geo.indptr.tolist(), geo.indices.tolist(), geo.border.tolist()
@@ -155,6 +161,16 @@ class CompactnessPolish:
         self.rng = random.Random(seed)
         self.moves_ = 0
         self._chain_deadline = math.inf
+        self.clock_stops_ = [] if clock_stops is None else clock_stops
+        self._step = "polish"
+
+    def _late(self, deadline: float) -> bool:
+        """Whether ``deadline`` has passed; if so, notes the running step in :attr:`clock_stops_`."""
+        if time.perf_counter() <= deadline:
+            return False
+        if self._step not in self.clock_stops_:
+            self.clock_stops_.append(self._step)
+        return True
 
     def _load(self, assign: list[int]) -> None:
         """Take ``assign`` as the working assignment and recount every tally from it."""
@@ -265,7 +281,7 @@ class CompactnessPolish:
         deadline, checking the clock every ``every`` pairs."""
         assign, goal = self.assign, self.goal
         for i, (u, b) in enumerate(pairs):
-            if i % every == 0 and time.perf_counter() > deadline:
+            if i % every == 0 and self._late(deadline):
                 return
             a = assign[u]
             if a == b or b not in {assign[v] for v in self.nbrs[u]}:
@@ -410,7 +426,7 @@ class CompactnessPolish:
         of neighbours, each trading a unit (or a unit for a unit) so that it lands within the goal itself, until a
         territory with room absorbs the rest. This is what lumpy units (each a large share of a target) boxed in
         by full territories need; returns whether every territory ended within the goal."""
-        saved, self.goal = self.goal, self.goal if goal is None else goal
+        saved, self.goal, self._step = self.goal, self.goal if goal is None else goal, "eject"
         try:
             return self._eject(deadline, budget, lambda t, sign, left: self._chain(t, sign, {t}, depth, left))
         finally:
@@ -425,7 +441,7 @@ class CompactnessPolish:
         cheap in distance). Where room is far, chains head for the nearest territories with room, however many
         territories away (:meth:`_resplit_chain`). Stops at ``deadline``, also inside a chain. Returns whether
         every territory ended within the goal."""
-        saved, self.goal = self.goal, self.goal if goal is None else goal
+        saved, self.goal, self._step = self.goal, self.goal if goal is None else goal, "recombine"
         try:
             self._chain_deadline = deadline
             return self._eject(deadline, budget, self._resplit_chain)
@@ -440,7 +456,7 @@ class CompactnessPolish:
         full territories until it meets room. Keeps the best state seen (largest excess, then energy); stops after
         ``tries`` re-splits, at the deadline, or when every territory is within the goal. Returns whether every
         territory ended within the goal."""
-        saved, self.goal = self.goal, self.goal if goal is None else goal
+        saved, self.goal, self._step = self.goal, self.goal if goal is None else goal, "settle"
         try:
             return self._settle(deadline, tries)
         finally:
@@ -465,7 +481,7 @@ class CompactnessPolish:
             region |= ring
         order = sorted(region)
         for _ in range(tries):
-            if best[0] == 0 or time.perf_counter() > deadline:
+            if best[0] == 0 or self._late(deadline):
                 break
             bad = [t for t in order if excess(dev[t]) > 0]
             t = rng.choice(bad) if bad and rng.random() < _SETTLE_BAD_BIAS else rng.choice(order)
@@ -500,7 +516,7 @@ class CompactnessPolish:
         ``trigger`` times that far does it re-split, and then only until the distance is within ``stop`` times the
         reach: every re-split also redraws borders the compactness polish shaped. Returns whether anything moved
         (the result is in :attr:`assign_`)."""
-        start, before = list(self.assign), self.distance
+        start, before, self._step = list(self.assign), self.distance, "shorten"
         self._shorten(deadline, 0.0)
         reach = self.distance
         self._load(start)
@@ -520,7 +536,7 @@ class CompactnessPolish:
                  if abs(new_t) <= limit_t and abs(new_b) <= limit_b and step < -1e-6 * self.distance),
                 key=lambda option: option[0])]
 
-        while time.perf_counter() < deadline and self.distance > stop:
+        while self.distance > stop and not self._late(deadline):
             if not self._sweep(deadline, cuts, stop):
                 break
 
@@ -533,7 +549,7 @@ class CompactnessPolish:
         self.rng.shuffle(pairs)
         made = 0
         for t, b in pairs:
-            if time.perf_counter() > deadline or self.distance <= stop:
+            if self.distance <= stop or self._late(deadline):
                 break
             if b not in self._neighbours(t):  # an earlier re-split of this sweep separated them
                 continue
@@ -553,7 +569,7 @@ class CompactnessPolish:
             return [split for gain, split in sorted(self._compact_splits(t, b, tries), key=lambda option: -option[0])
                     if gain > 1e-4]
 
-        made = 0
+        made, self._step = 0, "compact"
         for _ in range(rounds):
             now = self._sweep(deadline, cuts)
             made += now
@@ -566,13 +582,13 @@ class CompactnessPolish:
         """Run ``chain(territory, sign, [budget])`` from every territory beyond the goal, worst first, until all
         are within it, a round makes no progress, or the deadline."""
         goal = self.goal
-        while time.perf_counter() < deadline:
+        while True:
             bad = sorted((t for t in range(self.k) if abs(self.dev[t]) > goal), key=lambda t: -abs(self.dev[t]))
-            if not bad:
+            if not bad or self._late(deadline):
                 break
             progress = False
             for t in bad:
-                if time.perf_counter() > deadline:
+                if self._late(deadline):
                     break
                 if abs(self.dev[t]) > goal and chain(t, 1 if self.dev[t] > 0 else -1, [budget]):
                     progress = True
@@ -811,7 +827,7 @@ class CompactnessPolish:
         options.sort(key=lambda o: o[0])
         tried: Counter[int] = Counter()
         for _, b, split in options:
-            if budget[0] <= 0 or time.perf_counter() > self._chain_deadline:
+            if budget[0] <= 0 or self._late(self._chain_deadline):
                 return False
             if tried[b] >= 6:  # a few of the best re-splits with each neighbour, then the next neighbour's
                 continue
@@ -832,8 +848,9 @@ class CompactnessPolish:
             end_temperature: float = 1e-4) -> CompactnessPolish:
         """Annealed flip sweeps with swap sweeps between them, then greedy sweeps; stops at ``deadline``."""
         schedule = [*np.geomspace(start_temperature, end_temperature, steps).tolist(), 0.0, 0.0]
+        self._step = "polish"
         for temperature in schedule:
-            if time.perf_counter() > deadline:
+            if self._late(deadline):
                 break
             for _ in range(3):
                 self._flips(temperature, deadline)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from territory_geo import design, geocode
+from territory_geo import design, export, geocode
 from territory_geo.cli import main
 from territory_geo.errors import InfeasibleBalanceError, TerritoryError
 from territory_geo.plan import METRICS
@@ -56,11 +56,23 @@ def test_territories_are_balanced_contiguous_and_deterministic(scenario: str) ->
     if scenario == "evenness":
         assert first.summary_["max_dev_potential"] <= 0.025 + 1e-9
         assert first.summary_["cv_potential"] < 0.02
+    assert first.clock_stops_ == []  # every step ended on its own count of work, not on the clock
     again = design.design(inputs, scenario, seed=1)
     assert (again.plan_.assignment == first.plan_.assignment).all()
     tallies = first.plan_.tallies()
     pd.testing.assert_frame_equal(tallies, first.plan_.recount())
     assert tallies["potential"].sum() == pytest.approx(inputs.scored["potential"].sum())
+
+
+def test_a_time_budget_that_cuts_the_search_short_says_so() -> None:
+    inputs = _grid_inputs()
+    rushed = design.design(inputs, "evenness", seed=1, max_seconds=1e-6)
+    assert rushed.clock_stops_ == ["balance", "shorten", "polish"]  # all skipped: the budget was gone at once
+    assert "time budget cut short: balance, shorten, polish" in rushed.message_
+    assert "another plan on a faster or slower machine" in rushed.message_
+    assert len(rushed.plan_.assignment) == inputs.units.table.shape[0]  # still a whole plan, every ZIP assigned
+    metrics = export.design_metrics(rushed, {"seed": 1})
+    assert metrics["reproducible"] is False and metrics["clock_stops"] == ["balance", "shorten", "polish"]
 
 
 def test_balanced_plan_beats_seeded_kmeans_on_balance() -> None:
@@ -150,6 +162,7 @@ def test_cli_design_writes_the_contracted_files(ri_files: tuple[Path, Path], tmp
     assert {"cv_potential", "max_dev_potential", "n_noncontiguous", "pp_mean", "runtime_s", "territories",
             "seed", "settings", "scenario"} <= set(metrics)
     assert isinstance(metrics["n_noncontiguous"], int) and metrics["seed"] == 4
+    assert metrics["reproducible"] is True and metrics["clock_stops"] == []
     assert len(metrics["territories"]) == 3
     geo = json.loads((out / "territories.geojson").read_text())
     assert geo["type"] == "FeatureCollection" and "crs" not in geo and len(geo["features"]) == 3

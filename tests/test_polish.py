@@ -58,6 +58,20 @@ def test_polish_straightens_a_zigzag_border_and_keeps_balance_and_contiguity() -
     assert np.abs(_deviation(polish.assign_, mu, offset)).max() <= 0.05 + 1e-12
     assert after.shape()["polsby_popper"].mean() > before.shape()["polsby_popper"].mean() + 0.05
     assert polish.pp_mean() == pytest.approx(after.shape()["polsby_popper"].mean())  # its own tally is exact
+    assert polish.clock_stops_ == []  # ended on its own schedule: no clock decided anything
+
+
+def test_a_deadline_that_cuts_a_step_short_is_noted() -> None:
+    start = _comb_start()
+    geo, mu, offset, dist, weight = _setup(start)
+    noted: list[str] = []
+    polish = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, distance_budget=1.10,
+                               seed=1, clock_stops=noted).run(deadline=time.perf_counter() - 1)
+    assert (polish.assign_ == start).all()  # nothing ran
+    assert noted == ["polish"] and polish.clock_stops_ is noted  # shared with the caller
+    polish.compact(deadline=time.perf_counter() - 1)
+    polish.shorten(deadline=time.perf_counter() - 1, trigger=1.0, stop=0.0)
+    assert noted == ["polish", "compact", "shorten"]
 
 
 def test_polish_respects_frozen_units_and_the_distance_budget() -> None:
