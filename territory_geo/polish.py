@@ -526,6 +526,15 @@ class CompactnessPolish:
         self.assign_ = np.array(self.assign, dtype=np.int64)
         return moved
 
+    def shorten_to(self, deadline: float, stop: float) -> bool:
+        """The re-splits of :meth:`shorten` until the distance is at most ``stop`` (km) or none is left, without
+        measuring their reach first: for a caller that knows how far the distance needs to come down. Returns
+        whether anything moved (the result is in :attr:`assign_`)."""
+        start, self._step = list(self.assign), "shorten"
+        self._shorten(deadline, stop)
+        self.assign_ = np.array(self.assign, dtype=np.int64)
+        return self.assign != start
+
     def _shorten(self, deadline: float, stop: float) -> None:
         """Sweeps of distance re-splits until the distance is at most ``stop``, a sweep finds nothing, or the
         deadline."""

@@ -345,6 +345,25 @@ def test_shorten_resplits_a_pair_towards_its_homes_within_the_balance_goal() -> 
                                                  .mean())
 
 
+def test_shorten_to_stops_once_the_distance_is_down_to_the_given_one() -> None:
+    """Given the distance to reach (a caller that knows a bound), the re-splits run until the distance is there (one
+    re-split of the pair turns the bands into halves); with the goal already met, nothing moves."""
+    start = _bands()
+    geo, mu, offset, dist, weight = _setup(start)
+    before = _weighted_distance(start, dist, weight)
+    halves = _weighted_distance(np.repeat([[0] * 4 + [1] * 4], N, axis=0).ravel(), dist, weight)
+    stop = 0.5 * (before + halves)
+    polish = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, seed=3)
+    assert polish.shorten_to(deadline=time.perf_counter() + 30, stop=stop)
+    ends = _weighted_distance(polish.assign_, dist, weight)
+    assert ends <= stop + 1e-9
+    assert Plan(geo, polish.assign_, ["A", "B"]).noncontiguous() == []
+    assert np.abs(_deviation(polish.assign_, mu, offset)).max() <= 0.05 + 1e-12
+    met = CompactnessPolish(geo, start, mu, offset, goal=0.05, dist=dist, weight=weight, seed=3)
+    assert not met.shorten_to(deadline=time.perf_counter() + 30, stop=1.01 * before)
+    assert (met.assign_ == start).all()
+
+
 def test_shorten_leaves_a_plan_already_near_its_reach_and_frozen_units_alone() -> None:
     """The left / right halves are as near their homes as re-splits get: nothing moves. On the bands, frozen
     cells keep their territory (one that the re-splits move when it is free) while the rest re-splits."""
