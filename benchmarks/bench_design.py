@@ -519,7 +519,7 @@ def markdown_report(result: dict[str, Any], header: list[str], rows: list[list[s
         "(`lp_bound_km_`); dist/LP below 1 is only possible for a plan that is not balanced. time = `runtime_s_` "
         "of `fit`; the references have no time target.",
     ]
-    cut = [f"{rec['instance']} ({', '.join(rec['engine']['clock_stops'])})" for rec in result["records"]
+    cut = [f"{rec['instance']} ({', '.join(rec['engine']['clock_stops'])})" for rec in result["instances"]
            if not rec["error"] and rec["engine"].get("clock_stops")]
     lines += ["", "Steps the time budget cut short (there the same seed may give another plan on another machine): "
               + ("; ".join(cut) if cut else "none") + "."]
