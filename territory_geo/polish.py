@@ -91,7 +91,8 @@ _SETTLE_TRIES, _SETTLE_BAD_BIAS, _SETTLE_RINGS = 10_000, 0.8, 2
 #: Measured on the nine state instances rebuilt from five instance seeds (benchmarks/bench_design_seeds.py): with
 #: 1.035 and 1.02, 40 of 45 instances met the distance target (36 without the re-splits) and 29 the PP target (29);
 #: re-splitting always left 43 within the distance target but only 20 within the PP target; 1.02 and 1.02 gave 42 and
-#: 26, 1.03 and 1.03 gave 39 and 27.
+#: 26, 1.03 and 1.03 gave 39 and 27. (The evenness scenario now steers by a distance bound instead and calls
+#: :meth:`CompactnessPolish.shorten_to`; this rule serves the blend scenarios and national scale.)
 _SHORTEN_TRIGGER, _SHORTEN_STOP = 1.035, 1.02
 #: Compactness re-splits (:meth:`CompactnessPolish.compact`): sweeps over every pair, and grown cuts per side
 #: (the first straight, the others with noise). Measured on the 45 seeded state instances (prototype that scored
