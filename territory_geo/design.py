@@ -35,6 +35,7 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -47,7 +48,7 @@ from territory_geo.drivetime import Estimate
 from territory_geo.errors import InfeasibleBalanceError, TerritoryError
 from territory_geo.metrics import plan_summary, territory_table
 from territory_geo.plan import METRICS, Geography, Plan, split_named_accounts
-from territory_geo.polish import CompactnessPolish
+from territory_geo.polish import CompactnessPolish, past
 from territory_geo.settings import DISPLAY_CRS, EQUAL_AREA_CRS, CapacitySettings, DriveTimeSettings
 from territory_geo.units import Units
 
@@ -695,10 +696,9 @@ def dual_lower_bound(problem: _Problem, smoothing: tuple[float, ...] = (0.02, 0.
         dist[rows] = only
     total = weight.sum()
     scale = float((weight * dist.min(axis=1)).sum() / total)
-    temperature = smoothing[0] * scale
     dist32 = dist.astype(np.float32)  # the smoothed function only steers the prices: single precision is plenty
 
-    def negative_smoothed(prices: np.ndarray) -> tuple[float, np.ndarray]:
+    def negative_smoothed(prices: np.ndarray, temperature: float) -> tuple[float, np.ndarray]:
         z = (prices.astype(np.float32) - dist32) / np.float32(temperature)
         top = z.max(axis=1)
         e = np.exp(z - top[:, None])
@@ -710,8 +710,7 @@ def dual_lower_bound(problem: _Problem, smoothing: tuple[float, ...] = (0.02, 0.
 
     prices = np.zeros(k)
     for step in smoothing:
-        temperature = max(step * scale, 1e-9)
-        prices = minimize(negative_smoothed, prices, jac=True, method="L-BFGS-B",
+        prices = minimize(negative_smoothed, prices, args=(max(step * scale, 1e-9),), jac=True, method="L-BFGS-B",
                           options={"maxiter": iterations}).x
     bound = float(((weight * (dist - prices).min(axis=1)).sum() + prices @ target) / total)
     return bound if np.isfinite(bound) else None
@@ -813,25 +812,19 @@ class _LocalSearch:
         self.budget_hit = False
         self.started = time.perf_counter()
         self.clock_stops: list[str] = []  # steps the deadline cut short (shared with the border searches)
-        self._bound: float | None | bool = False  # the distance bound, once computed (None: none applies)
 
     # --- bookkeeping ---------------------------------------------------------------------------------------------
 
+    @cached_property
     def distance_bound(self) -> float | None:
         """The dual lower bound on the distance (:func:`dual_lower_bound`) where it describes this scenario's best
-        distance: balance on potential alone, optimised from scratch. Computed once."""
-        if self._bound is False:
-            potential_only = self.weights[0] > 0 and np.count_nonzero(self.weights) == 1
-            self._bound = dual_lower_bound(self.p) if potential_only and self.baseline is None else None
-        return self._bound  # type: ignore[return-value]
+        distance: balance on potential alone, optimised from scratch (else None)."""
+        potential_only = self.weights[0] > 0 and np.count_nonzero(self.weights) == 1
+        return dual_lower_bound(self.p) if potential_only and self.baseline is None else None
 
     def _late(self, step: str) -> bool:
         """Whether the deadline has passed; if so, notes that ``step`` was cut short (or skipped)."""
-        if time.perf_counter() <= self.deadline:
-            return False
-        if step not in self.clock_stops:
-            self.clock_stops.append(step)
-        return True
+        return past(self.deadline, step, self.clock_stops)
 
     def deviations(self) -> np.ndarray:
         """Deviation of each territory's balance measure from its target (blend of component ratios)."""
@@ -1235,7 +1228,7 @@ class _LocalSearch:
 
     def shorten(self) -> None:
         """Distance re-splits (:meth:`territory_geo.polish.CompactnessPolish.shorten`) when balancing left the plan
-        well above the distance bound (:meth:`distance_bound`), or where none applies, well above the distance the
+        well above the distance bound (:attr:`distance_bound`), or where none applies, well above the distance the
         re-splits reach; within a share of the time budget; replayed through :meth:`_move`, with the balance
         re-checked as after the polish."""
         if self.k < 2 or self._late("shorten"):
@@ -1243,7 +1236,7 @@ class _LocalSearch:
         before = float(np.abs(self.deviations()).max())
         search = self._border_search()
         deadline = min(self.deadline, time.perf_counter() + _SHORTEN_SHARE * (self.deadline - self.started))
-        bound = self.distance_bound()
+        bound = self.distance_bound
         if bound is None:
             moved = search.shorten(deadline)
         else:
@@ -1261,7 +1254,7 @@ class _LocalSearch:
             return
         before = float(np.abs(self.deviations()).max())
         search = self._border_search()
-        bound = self.distance_bound()
+        bound = self.distance_bound
         if bound is not None:
             search.distance_cap = min(search.distance_cap, max(search.distance, _BOUND_CAP * bound))
         steps = max(round(20 * self.scenario.compactness_weight), 0)

@@ -102,6 +102,16 @@ _SHORTEN_TRIGGER, _SHORTEN_STOP = 1.035, 1.02
 _COMPACT_ROUNDS, _COMPACT_TRIES = 3, 3
 
 
+def past(deadline: float, step: str, noted: list[str]) -> bool:
+    """Whether ``deadline`` has passed; if so, notes ``step`` in ``noted`` (once): the steps a clock cut short, whose
+    result may differ on a faster or slower machine."""
+    if time.perf_counter() <= deadline:
+        return False
+    if step not in noted:
+        noted.append(step)
+    return True
+
+
 class CompactnessPolish:
     """Raise mean Polsby-Popper compactness of a balanced, contiguous assignment without breaking either.
 
@@ -167,11 +177,7 @@ class CompactnessPolish:
 
     def _late(self, deadline: float) -> bool:
         """Whether ``deadline`` has passed; if so, notes the running step in :attr:`clock_stops_`."""
-        if time.perf_counter() <= deadline:
-            return False
-        if self._step not in self.clock_stops_:
-            self.clock_stops_.append(self._step)
-        return True
+        return past(deadline, self._step, self.clock_stops_)
 
     def _load(self, assign: list[int]) -> None:
         """Take ``assign`` as the working assignment and recount every tally from it."""
@@ -521,11 +527,10 @@ class CompactnessPolish:
         self._shorten(deadline, 0.0)
         reach = self.distance
         self._load(start)
-        moved = before > trigger * reach
-        if moved:
-            self._shorten(deadline, stop * reach)
-        self.assign_ = np.array(self.assign, dtype=np.int64)
-        return moved
+        if before <= trigger * reach:
+            self.assign_ = np.array(self.assign, dtype=np.int64)
+            return False
+        return self.shorten_to(deadline, stop * reach)
 
     def shorten_to(self, deadline: float, stop: float) -> bool:
         """The re-splits of :meth:`shorten` until the distance is at most ``stop`` (km) or none is left, without
