@@ -316,7 +316,7 @@ def error_record(exc: BaseException) -> dict[str, str]:
 
 
 def run_instance(geo: Geography, k: int, seed: int, max_seconds: float | None, timeout: float | None,
-                 with_lp_rounded: bool) -> dict[str, Any]:
+                 with_lp_rounded: bool, thorough: bool = False) -> dict[str, Any]:
     """Fit the evenness scenario on one (geography, K); every failure is caught and recorded."""
     national = geo.name == NATIONAL
     targets = targets_for(k, national)
@@ -328,6 +328,8 @@ def run_instance(geo: Geography, k: int, seed: int, max_seconds: float | None, t
     options: dict[str, Any] = {"seed": 0}
     if max_seconds is not None:
         options["max_seconds"] = max_seconds
+    if thorough:
+        options["thorough"] = True
     record["designer_options"] = options
     designer = None
     try:

@@ -49,6 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--states", default=",".join(bd.DEFAULT_STATES), help="comma-separated geographies")
     parser.add_argument("--k", default=",".join(map(str, bd.DEFAULT_KS)), help="comma-separated K")
     parser.add_argument("--max-seconds", type=float, default=None, help="TerritoryDesigner(max_seconds=...)")
+    parser.add_argument("--thorough", action="store_true", help="TerritoryDesigner(thorough=True): region re-draws")
     parser.add_argument("--timeout", type=float, default=900.0, help="hard limit per instance in seconds")
     parser.add_argument("--out", type=Path, default=None, help="output stem (default benchmarks/out/design_seeds)")
     return parser.parse_args(argv)
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             name, states = bd.parse_geography(spec)
             geo = bd.build_geography(name, states, seed)
             for k in ks:
-                rec = bd.run_instance(geo, k, seed, args.max_seconds, args.timeout or None, False)
+                rec = bd.run_instance(geo, k, seed, args.max_seconds, args.timeout or None, False, args.thorough)
                 rec["seed"] = seed
                 result["records"].append(rec)
                 if rec["error"]:

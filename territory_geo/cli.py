@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                    "`reproducible` is false if the time budget cut a step short)")
     p.add_argument("--config", type=Path, help="TOML file with [design] settings, locks, named accounts, "
                                                "and [scenarios.<name>] overrides")
+    p.add_argument("--thorough", action="store_true", default=None,
+                   help="where lumpy ZIPs leave territories beyond the tolerance, re-draw the region around them as "
+                        "one set-partitioning problem (slower: 4x the default time budget)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
 
     p = sub.add_parser("drivetime", help="drive-time matrix from rep homes to ZIP units (or accounts); writes "
@@ -140,7 +143,7 @@ def _load_config(path: Path | None) -> dict:
 def _cmd_design(args: argparse.Namespace) -> int:
     config = _load_config(args.config)
     section = dict(config.get("design", {}))
-    known = {"scenario", "tolerance", "seed", "pin_top_n", "max_seconds", "locks", "named"}
+    known = {"scenario", "tolerance", "seed", "pin_top_n", "max_seconds", "thorough", "locks", "named"}
     unknown = sorted(set(section) - known)
     if unknown:
         msg = f"Unknown [design] setting(s) {unknown} in {args.config}; allowed: {sorted(known)}."
@@ -148,6 +151,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
     name = args.scenario or section.get("scenario", "evenness")
     tolerance = args.tolerance if args.tolerance is not None else section.get("tolerance")
     seed = args.seed if args.seed is not None else int(section.get("seed", 0))
+    thorough = bool(args.thorough if args.thorough is not None else section.get("thorough", False))
     overrides = config.get("scenarios", {})
     names = list(SCENARIOS) if name == "all" else [name]
     if any(n not in SCENARIOS for n in names):
@@ -168,11 +172,11 @@ def _cmd_design(args: argparse.Namespace) -> int:
         scenario = design.scenario_from_mapping(SCENARIOS[scenario_name], overrides.get(scenario_name, {}))
         designer = design.TerritoryDesigner(scenario, tolerance=tolerance, seed=seed,
                                             pin_top_n=int(section.get("pin_top_n", 0)),
-                                            max_seconds=section.get("max_seconds")).fit(inputs)
+                                            max_seconds=section.get("max_seconds"), thorough=thorough).fit(inputs)
         out = args.out if len(names) == 1 else args.out / scenario_name
         settings = {"tolerance": designer.scenario.tolerance, "seed": seed,
                     "pin_top_n": int(section.get("pin_top_n", 0)), "locks": inputs.locks, "named": inputs.named,
-                    "max_seconds": designer.max_seconds_,
+                    "max_seconds": designer.max_seconds_, "thorough": thorough,
                     "config": str(args.config) if args.config else None,
                     "inputs": {"accounts": str(args.accounts), "reps": str(args.reps),
                                "zip_areas": str(args.zip_areas) if args.zip_areas else None}}

@@ -204,13 +204,17 @@ class TerritoryDesigner:
     max_seconds
         Time budget of the whole design, counted from the start of :meth:`fit` (None: 30 s, or 60 s from
         :data:`LARGE_PROBLEM_UNITS` ZIPs on, where the national search needs the time to reach its last balancing
-        step). The resolved value is :attr:`max_seconds_`.
+        step; times :data:`THOROUGH_BUDGET` when ``thorough``). The resolved value is :attr:`max_seconds_`.
     compute_bound
         Solve the exact-balance LP for :attr:`lp_bound_km_`.
     centre_blend, centre_iterations
         After the first transport solve, re-solve ``centre_iterations`` times with each territory's centre moved to
         ``centre_blend`` x home + (1 - centre_blend) x the territory's area centroid: more compact territories for a
         little distance (measured with one iteration: PP up to +0.05, distance still within 1.05 x the LP bound).
+    thorough
+        Where the search leaves territories beyond the tolerance (lumpy ZIPs, each a large share of a target), re-draw
+        the region around them as one set-partitioning problem (:mod:`territory_geo.repartition`). Slower: the
+        default time budget is :data:`THOROUGH_BUDGET` times longer, and the re-draw takes up to half of what is left.
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -239,7 +243,8 @@ class TerritoryDesigner:
 
     def __init__(self, scenario: Scenario | str = "evenness", tolerance: float | None = None, seed: int = 0,
                  pin_top_n: int = 0, lock_homes: bool = False, max_seconds: float | None = None,
-                 compute_bound: bool = True, centre_blend: float = 0.5, centre_iterations: int = 1) -> None:
+                 compute_bound: bool = True, centre_blend: float = 0.5, centre_iterations: int = 1,
+                 thorough: bool = False) -> None:
         if isinstance(scenario, str):
             if scenario not in SCENARIOS:
                 msg = f"`scenario` was {scenario!r} but is expected to be one of {list(SCENARIOS)}."
@@ -262,6 +267,7 @@ class TerritoryDesigner:
         self.compute_bound = compute_bound
         self.centre_blend = centre_blend
         self.centre_iterations = centre_iterations
+        self.thorough = bool(thorough)
 
     # ------------------------------------------------------------------------------------------------------------
 
@@ -280,7 +286,7 @@ class TerritoryDesigner:
         else:
             assign = self._transport(problem)
         self.max_seconds_ = self.max_seconds if self.max_seconds is not None else (
-            60.0 if problem.geo.n >= LARGE_PROBLEM_UNITS else 30.0)
+            60.0 if problem.geo.n >= LARGE_PROBLEM_UNITS else 30.0) * (THOROUGH_BUDGET if self.thorough else 1)
         search = self._search(problem, assign, baseline_plan, start + self.max_seconds_)
         self.plan_ = self._plan(problem, search.assign)
         self.status_, self.message_ = search.verdict()
@@ -310,7 +316,8 @@ class TerritoryDesigner:
         """Contiguity repair, balancing and the compactness polish from a start assignment (locks applied)."""
         assign = np.where(problem.locked >= 0, problem.locked, assign)
         search = _LocalSearch(problem, assign, self.scenario, baseline=None if baseline_plan is None
-                              else baseline_plan.assignment, deadline=deadline, seed=self.seed)
+                              else baseline_plan.assignment, deadline=deadline, seed=self.seed,
+                              thorough=self.thorough)
         search.repair_contiguity()
         search.balance()
         search.shorten()
@@ -750,6 +757,10 @@ LARGE_PROBLEM_UNITS = 10_000
 #: otherwise search until the deadline.
 _RECOMBINE_SHARE = 0.15
 
+#: ``thorough`` designs get this many times the default time budget: the region re-draw
+#: (:mod:`territory_geo.repartition`) took 3-26 s on GA K = 50's lumpy Atlanta regions.
+THOROUGH_BUDGET = 4
+
 #: Share of the time budget the distance re-splits may take (a sweep over every pair of neighbours took 0.1-0.5 s at
 #: state scale; a plan needs a few sweeps).
 _SHORTEN_SHARE = 0.1
@@ -784,8 +795,9 @@ class _LocalSearch:
     """Boundary moves on a working assignment (mutable; the result becomes a :class:`Plan`)."""
 
     def __init__(self, problem: _Problem, assign: np.ndarray, scenario: Scenario, baseline: np.ndarray | None,
-                 deadline: float, seed: int = 0) -> None:
+                 deadline: float, seed: int = 0, thorough: bool = False) -> None:
         self.p = problem
+        self.thorough = thorough
         self.seed = seed
         self.geo = problem.geo
         self.assign = assign.astype(np.int64).copy()
@@ -948,7 +960,8 @@ class _LocalSearch:
 
     def balance(self) -> None:
         """Push surplus along the territory graph (planned flows), diffuse locally until within the goal or stalled,
-        then ejection chains for what is left."""
+        then ejection chains for what is left, chains of re-splits and a settling walk, and last (``thorough``) a
+        re-draw of the region around what they could not settle (set partitioning)."""
         best = np.abs(self.deviations()).max()
         for _ in range(12):
             if best <= self.goal or self._late("balance"):
@@ -970,8 +983,10 @@ class _LocalSearch:
             goal = self.tol - 0.1 * (self.tol - self.goal)
             if not search.eject(self.deadline, goal=goal):
                 share = _RECOMBINE_SHARE * (self.deadline - self.started)
-                if not search.recombine(min(self.deadline, time.perf_counter() + share), goal=goal):
-                    search.settle(min(self.deadline, time.perf_counter() + share), goal=goal)
+                if not search.recombine(min(self.deadline, time.perf_counter() + share), goal=goal) and not \
+                        search.settle(min(self.deadline, time.perf_counter() + share), goal=goal) and self.thorough:
+                    # half of what is left: the distance and compactness steps still need their shares
+                    search.repartition(time.perf_counter() + 0.5 * (self.deadline - time.perf_counter()), goal=goal)
             self._adopt(search.assign_)
 
     def _snapshot(self) -> tuple[np.ndarray, ...]:

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from territory_geo.plan import Geography
+from territory_geo.repartition import RegionPartition
 
 
 def _find(root: list[int], i: int) -> int:
@@ -170,6 +171,7 @@ class CompactnessPolish:
         self._load(self.assign)
         self.distance_cap = self.distance * distance_budget
         self.rng = random.Random(seed)
+        self.seed = seed
         self.moves_ = 0
         self._chain_deadline = math.inf
         self.clock_stops_ = [] if clock_stops is None else clock_stops
@@ -438,6 +440,23 @@ class CompactnessPolish:
             return self._eject(deadline, budget, lambda t, sign, left: self._chain(t, sign, {t}, depth, left))
         finally:
             self.goal = saved
+
+    def repartition(self, deadline: float, goal: float | None = None) -> bool:
+        """Re-draw the territories beyond the goal together with one (then two) rings of neighbours as one set
+        partitioning problem (:class:`territory_geo.repartition.RegionPartition`): where every nearby ZIP is a large
+        share of a target, a plan within the goal may need several territories re-drawn at once. Returns whether
+        every territory ended within the goal (the assignment changes only if the region was re-drawn)."""
+        goal = self.goal if goal is None else goal
+        self._step = "repartition"
+        region = RegionPartition(self.nbrs, self.unit_perimeter, self.unit_area, self.lengths, self.mu, self.offset,
+                                 self.dist, self.weight, self.movable, seed=self.seed)
+        new = region.run(self.assign, goal, time_limit=deadline - time.perf_counter())
+        if region.timed_out:
+            past(-math.inf, self._step, self.clock_stops_)
+        if new is not None:
+            self._load(new)
+        self.assign_ = np.array(self.assign, dtype=np.int64)
+        return max(abs(d) for d in self.dev) <= goal
 
     def recombine(self, deadline: float, budget: int = 500, goal: float | None = None) -> bool:
         """Ejection chains whose trades are re-splits: a territory beyond the goal and a neighbour are merged and

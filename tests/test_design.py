@@ -207,8 +207,16 @@ def test_cli_design_reads_a_toml_config(ri_files: tuple[Path, Path], tmp_path: P
     assert metrics["scenario"]["weights"]["potential"] == pytest.approx(0.7)
     assert metrics["settings"]["locks"] == {"02891": "R1"} and metrics["seed"] == 9
     assert metrics["settings"]["max_seconds"] == 30.0  # the default budget for a state-sized problem, recorded
+    assert metrics["settings"]["thorough"] is False
     assignment = pd.read_csv(out / "assignment.csv", dtype=str).set_index("zip")
     assert assignment.loc["02891", "rep_id"] == "R1"
+
+    # thorough (region re-draws) from the file: four times the default budget, recorded
+    config.write_text('[design]\nthorough = true\n')
+    assert main(["design", "--accounts", str(accounts), "--reps", str(reps), "--config", str(config),
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["thorough"] is True and metrics["settings"]["max_seconds"] == 120.0
 
 
 @pytest.mark.parametrize(("line", "message"), [("speed = 'max'", "Unknown [design] setting"),
