@@ -214,7 +214,8 @@ class TerritoryDesigner:
     thorough
         Where the search leaves territories beyond the tolerance (lumpy ZIPs, each a large share of a target), re-draw
         the region around them as one set-partitioning problem (:mod:`territory_geo.repartition`). Slower: the
-        default time budget is :data:`THOROUGH_BUDGET` times longer, and the re-draw takes up to half of what is left.
+        time budget is :data:`THOROUGH_BUDGET` times longer by default: the usual steps keep their usual share of it,
+        and the re-draw, after the polish, may take most of the rest.
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -313,15 +314,20 @@ class TerritoryDesigner:
 
     def _search(self, problem: _Problem, assign: np.ndarray, baseline_plan: Plan | None,
                 deadline: float) -> _LocalSearch:
-        """Contiguity repair, balancing and the compactness polish from a start assignment (locks applied)."""
+        """Contiguity repair, balancing, distance re-splits and the compactness polish from a start assignment (locks
+        applied); with ``thorough``, a region re-draw where territories are still beyond the tolerance."""
         assign = np.where(problem.locked >= 0, problem.locked, assign)
         search = _LocalSearch(problem, assign, self.scenario, baseline=None if baseline_plan is None
                               else baseline_plan.assignment, deadline=deadline, seed=self.seed,
                               thorough=self.thorough)
+        if self.thorough:  # the usual steps keep the usual budget; the re-draw gets the rest
+            search.deadline = time.perf_counter() + (deadline - time.perf_counter()) / THOROUGH_BUDGET
         search.repair_contiguity()
         search.balance()
         search.shorten()
         search.polish()
+        search.deadline = deadline
+        search.redraw()
         return search
 
     def rep_assignment(self) -> pd.Series:
@@ -960,8 +966,7 @@ class _LocalSearch:
 
     def balance(self) -> None:
         """Push surplus along the territory graph (planned flows), diffuse locally until within the goal or stalled,
-        then ejection chains for what is left, chains of re-splits and a settling walk, and last (``thorough``) a
-        re-draw of the region around what they could not settle (set partitioning)."""
+        then ejection chains for what is left, chains of re-splits and a settling walk."""
         best = np.abs(self.deviations()).max()
         for _ in range(12):
             if best <= self.goal or self._late("balance"):
@@ -983,10 +988,8 @@ class _LocalSearch:
             goal = self.tol - 0.1 * (self.tol - self.goal)
             if not search.eject(self.deadline, goal=goal):
                 share = _RECOMBINE_SHARE * (self.deadline - self.started)
-                if not search.recombine(min(self.deadline, time.perf_counter() + share), goal=goal) and not \
-                        search.settle(min(self.deadline, time.perf_counter() + share), goal=goal) and self.thorough:
-                    # half of what is left: the distance and compactness steps still need their shares
-                    search.repartition(time.perf_counter() + 0.5 * (self.deadline - time.perf_counter()), goal=goal)
+                if not search.recombine(min(self.deadline, time.perf_counter() + share), goal=goal):
+                    search.settle(min(self.deadline, time.perf_counter() + share), goal=goal)
             self._adopt(search.assign_)
 
     def _snapshot(self) -> tuple[np.ndarray, ...]:
@@ -1281,6 +1284,18 @@ class _LocalSearch:
         self._adopt(search.assign_)
         self._rebalance_if_worse(before)
 
+    def redraw(self) -> None:
+        """``thorough`` only: where territories are still beyond the tolerance after the polish, re-draw the region
+        around them as one set-partitioning problem (:meth:`~territory_geo.polish.CompactnessPolish.repartition`,
+        with most of the time left), then polish once more."""
+        if not self.thorough or self.k < 2 or np.abs(self.deviations()).max() <= self.tol + 1e-9 \
+                or self._late("repartition"):
+            return
+        search = self._border_search()
+        if search.repartition(time.perf_counter() + 0.8 * (self.deadline - time.perf_counter()), goal=self.tol):
+            self._adopt(search.assign_)
+            self.polish()
+
     def _rebalance_if_worse(self, before: float) -> None:
         """Balance again if the largest deviation drifted past both the tolerance and ``before`` (travel totals
         shift with every move); rounding noise does not count."""
@@ -1298,6 +1313,7 @@ class _LocalSearch:
             reasons.append(f"The disruption budget ({self.scenario.disruption_budget:.0%} of ARR) stopped further "
                            "moves; raise it or accept a wider tolerance.")
         members = np.flatnonzero(self.assign == worst)
+        share = 0.0
         if len(members):
             measure = (self.p.comp[members, worst] / self.norm) @ self.weights
             target = self.p.shares[worst] * ((self.comp_tally / self.norm) @ self.weights).sum()
@@ -1306,6 +1322,9 @@ class _LocalSearch:
             if share > self.tol:
                 reasons.append(f"ZIP {self.geo.zips[big]} alone holds {share:.0%} of that target: split its largest "
                                "accounts out as named accounts so they can be balanced individually.")
+        if not self.thorough and not self.budget_hit and share <= 1 + self.tol:  # a lone ZIP over target: no re-draw helps
+            reasons.append("A thorough run (CLI --thorough) re-draws the region around such territories as a whole "
+                           "and may balance them, in more time.")
         return "infeasible", " ".join(reasons)
 
 

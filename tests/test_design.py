@@ -126,6 +126,9 @@ def test_a_zip_too_big_for_any_tolerance_is_reported_not_looped() -> None:
     assert result.runtime_s_ < 15
     with pytest.raises(InfeasibleBalanceError, match="ZIP 00 alone holds"):
         result.raise_if_infeasible()
+    assert "--thorough" not in result.message_  # no re-draw can place a ZIP worth more than a target
+    thorough = design.design(inputs, "evenness", max_seconds=10, thorough=True)
+    assert thorough.status_ == "infeasible" and thorough.runtime_s_ < 15
 
 
 def test_pinned_accounts_are_each_owners_top_by_arr() -> None:
