@@ -161,6 +161,19 @@ def test_territories_page_designs_compares_and_saves(app_env: Path) -> None:
     assert "A · Max revenue evenness" in set(plans["name"])
 
 
+def test_territories_page_thorough_toggle_designs_with_region_redraws(app_env: Path) -> None:
+    """The sidebar's "Thorough" checkbox reaches the designer (a balanced demo plan stays balanced and whole)."""
+    at = _run_home()
+    at.session_state["terr_scenarios"] = ["evenness"]
+    at.switch_page("pages/territories.py").run()
+    assert at.checkbox(key="terr_thorough").value is False
+    at.checkbox(key="terr_thorough").check().run()
+    assert not at.exception
+    comparison = at.dataframe[0].value.set_index("plan")
+    assert comparison.loc["A · Max revenue evenness", "max_dev_potential"] <= 0.025 + 1e-9
+    assert comparison.loc["A · Max revenue evenness", "n_noncontiguous"] == 0
+
+
 def test_territories_page_rolls_up_regions(app_env: Path) -> None:
     at = _run_home()
     at.session_state["terr_scenarios"] = ["evenness"]

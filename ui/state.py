@@ -247,16 +247,17 @@ def _design_inputs(key: str, _current: Active) -> design.DesignInputs:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _design(key: str, scenario: str, tolerance: float | None, pin_top_n: int, seed: int,
+def _design(key: str, scenario: str, tolerance: float | None, pin_top_n: int, seed: int, thorough: bool,
             _current: Active) -> design.TerritoryDesigner:
     inputs = _design_inputs(key, _current)
-    return design.TerritoryDesigner(scenario, tolerance=tolerance, seed=seed, pin_top_n=pin_top_n).fit(inputs)
+    return design.TerritoryDesigner(scenario, tolerance=tolerance, seed=seed, pin_top_n=pin_top_n,
+                                    thorough=thorough).fit(inputs)
 
 
 def design_scenario(current: Active, scenario: str, tolerance: float | None = None, pin_top_n: int = 0,
-                    seed: int = 0) -> design.TerritoryDesigner:
+                    seed: int = 0, thorough: bool = False) -> design.TerritoryDesigner:
     """A scenario designed for the active dataset (cached per dataset and settings; treat as read-only)."""
-    return _design(current.key, scenario, tolerance, pin_top_n, seed, current)
+    return _design(current.key, scenario, tolerance, pin_top_n, seed, thorough, current)
 
 
 def save_plan(current: Active, result: design.TerritoryDesigner, scenario: str) -> int:
