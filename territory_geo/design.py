@@ -1322,7 +1322,7 @@ class _LocalSearch:
             if share > self.tol:
                 reasons.append(f"ZIP {self.geo.zips[big]} alone holds {share:.0%} of that target: split its largest "
                                "accounts out as named accounts so they can be balanced individually.")
-        if not self.thorough and not self.budget_hit and share <= 1 + self.tol:  # a lone ZIP over target: no re-draw helps
+        if not self.thorough and not self.budget_hit and share <= 1 + self.tol:  # no re-draw places a ZIP > target
             reasons.append("A thorough run (CLI --thorough; \"Thorough\" on the Territories page) re-draws the region "
                            "around such territories as a whole and may balance them, in more time.")
         return "infeasible", " ".join(reasons)

@@ -451,8 +451,8 @@ class CompactnessPolish:
         region = RegionPartition(self.nbrs, self.unit_perimeter, self.unit_area, self.lengths, self.mu, self.offset,
                                  self.dist, self.weight, self.movable, seed=self.seed)
         new = region.run(self.assign, goal, time_limit=deadline - time.perf_counter())
-        if region.timed_out:
-            past(-math.inf, self._step, self.clock_stops_)
+        if region.timed_out and self._step not in self.clock_stops_:
+            self.clock_stops_.append(self._step)
         if new is not None:
             self._load(new)
         self.assign_ = np.array(self.assign, dtype=np.int64)
