@@ -151,7 +151,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
     name = args.scenario or section.get("scenario", "evenness")
     tolerance = args.tolerance if args.tolerance is not None else section.get("tolerance")
     seed = args.seed if args.seed is not None else int(section.get("seed", 0))
-    thorough = bool(args.thorough if args.thorough is not None else section.get("thorough", False))
+    thorough = args.thorough if args.thorough is not None else section.get("thorough", False)
     overrides = config.get("scenarios", {})
     names = list(SCENARIOS) if name == "all" else [name]
     if any(n not in SCENARIOS for n in names):
@@ -176,7 +176,7 @@ def _cmd_design(args: argparse.Namespace) -> int:
         out = args.out if len(names) == 1 else args.out / scenario_name
         settings = {"tolerance": designer.scenario.tolerance, "seed": seed,
                     "pin_top_n": int(section.get("pin_top_n", 0)), "locks": inputs.locks, "named": inputs.named,
-                    "max_seconds": designer.max_seconds_, "thorough": thorough,
+                    "max_seconds": designer.max_seconds_, "thorough": designer.thorough,
                     "config": str(args.config) if args.config else None,
                     "inputs": {"accounts": str(args.accounts), "reps": str(args.reps),
                                "zip_areas": str(args.zip_areas) if args.zip_areas else None}}

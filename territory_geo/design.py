@@ -268,6 +268,9 @@ class TerritoryDesigner:
         self.compute_bound = compute_bound
         self.centre_blend = centre_blend
         self.centre_iterations = centre_iterations
+        if not isinstance(thorough, (bool, np.bool_)):
+            msg = f"`thorough` was {thorough!r} but is expected to be true or false."
+            raise TerritoryError(msg)
         self.thorough = bool(thorough)
 
     # ------------------------------------------------------------------------------------------------------------

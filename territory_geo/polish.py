@@ -36,15 +36,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from territory_geo.plan import Geography
-from territory_geo.repartition import RegionPartition
-
-
-def _find(root: list[int], i: int) -> int:
-    """Union-find root of ``i`` (path halving)."""
-    while root[i] != i:
-        root[i] = root[root[i]]
-        i = root[i]
-    return i
+from territory_geo.repartition import RegionPartition, spanning_tree
 
 
 class _Pair:
@@ -646,21 +638,7 @@ class CompactnessPolish:
         out = []
         for _ in range(trees):
             self.rng.shuffle(edges)
-            root = list(range(n))
-            adj: list[list[int]] = [[] for _ in range(n)]
-            for i, j in edges:
-                ri, rj = _find(root, i), _find(root, j)
-                if ri != rj:
-                    root[ri] = rj
-                    adj[i].append(j)
-                    adj[j].append(i)
-            parent, order = [-1] * n, [0]
-            parent[0] = 0
-            for x in order:
-                for y in adj[x]:
-                    if parent[y] < 0:
-                        parent[y] = x
-                        order.append(y)
+            parent, order = spanning_tree(n, edges)
             if len(order) < n:
                 return out  # the union is not connected (cannot happen for neighbours that are each one piece)
             st, sb, sdt, sdb, sft, sfb = pair.mt[:], pair.mb[:], pair.dt[:], pair.db[:], fixed_t[:], fixed_b[:]

@@ -164,15 +164,9 @@ class RegionPartition:
         rng = np.random.default_rng(self.seed)
         pieces: set[frozenset[int]] = set()
         for _ in range(trees):
-            adj = _random_tree(m, edges, rng)
+            shuffled = edges[rng.permutation(len(edges))].tolist()
             root = int(rng.integers(m))
-            order, parent = [root], [-1] * m
-            parent[root] = root
-            for x in order:
-                for y in adj[x]:
-                    if parent[y] < 0:
-                        parent[y] = x
-                        order.append(y)
+            parent, order = spanning_tree(m, shuffled, root)
             # preorder with subtree ends: the subtree of x is pre[tin[x]:tout[x]]
             children: list[list[int]] = [[] for _ in range(m)]
             for x in order[1:]:
@@ -256,24 +250,29 @@ class RegionPartition:
         return perimeter * perimeter / (4 * math.pi * area) if area > 0 else 1.0
 
 
-def _random_tree(m: int, edges: np.ndarray, rng: np.random.Generator) -> list[list[int]]:
-    """Adjacency lists of a random spanning forest of ``m`` nodes (Kruskal over the edges in random order)."""
-    root = list(range(m))
-    adj: list[list[int]] = [[] for _ in range(m)]
-    joined = 0
-    for i, j in edges[rng.permutation(len(edges))].tolist():
+def spanning_tree(n: int, edges: Sequence[tuple[int, int]], root: int = 0) -> tuple[list[int], list[int]]:
+    """A spanning tree of nodes ``0..n-1`` by Kruskal over ``edges`` in the given order (shuffle them first for a
+    random tree), as each node's parent (the root is its own) and the breadth-first order from ``root``. Nodes the
+    edges do not connect to ``root`` are left out of the order (parent -1)."""
+    group = list(range(n))
+    adj: list[list[int]] = [[] for _ in range(n)]
+    for i, j in edges:
         ri, rj = i, j
-        while root[ri] != ri:
-            root[ri] = root[root[ri]]
-            ri = root[ri]
-        while root[rj] != rj:
-            root[rj] = root[root[rj]]
-            rj = root[rj]
+        while group[ri] != ri:  # union-find roots, path halving
+            group[ri] = group[group[ri]]
+            ri = group[ri]
+        while group[rj] != rj:
+            group[rj] = group[group[rj]]
+            rj = group[rj]
         if ri != rj:
-            root[ri] = rj
+            group[ri] = rj
             adj[i].append(j)
             adj[j].append(i)
-            joined += 1
-            if joined == m - 1:
-                break
-    return adj
+    parent, order = [-1] * n, [root]
+    parent[root] = root
+    for x in order:
+        for y in adj[x]:
+            if parent[y] < 0:
+                parent[y] = x
+                order.append(y)
+    return parent, order
