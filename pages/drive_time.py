@@ -49,24 +49,24 @@ else:
                 status.update(label=f"Downloaded {graph.n_nodes:,} road nodes.", state="complete", expanded=False)
             except TerritoryError as exc:
                 status.update(label="No road network downloaded.", state="error")
-                st.error(str(exc))
+                st.error(widgets.literal(exc))
 
 graph = None
 if state.graph_choice() is not None:
     try:
         with st.status("Building the road graph…", expanded=False) as status:
             graph = state.road_graph()
-            status.update(label=f"Road graph {graph.source}: {graph.n_nodes:,} nodes, {graph.n_edges:,} road "
-                                f"segments (largest strongly connected part).", state="complete")
+            status.update(label=f"Road graph {widgets.literal(graph.source)}: {graph.n_nodes:,} nodes, "
+                                f"{graph.n_edges:,} road segments (largest strongly connected part).", state="complete")
     except TerritoryError as exc:
-        st.error(str(exc))
+        st.error(widgets.literal(exc))
         state.set_graph_choice(None)
 
 try:
     with st.spinner("Computing drive times from every rep's home to every ZIP…"):
         matrix, calibration = state.zip_matrix(current)
 except TerritoryError as exc:
-    st.error(str(exc))
+    st.error(widgets.literal(exc))
     st.stop()
 share_estimated = float((matrix["source"] == dt.ESTIMATED).mean()) if len(matrix) else 1.0
 if graph is None:
@@ -93,7 +93,7 @@ else:
     try:
         result = state.design_scenario(current, plan_key)
     except TerritoryError as exc:
-        st.error(str(exc))
+        st.error(widgets.literal(exc))
         st.stop()
     owner_of_zip = result.rep_assignment()
 if owner_of_zip.empty:

@@ -13,6 +13,11 @@ st.markdown(
     "a fair share of potential and workload. Start with the built-in demo (synthetic accounts in the US Southeast) "
     "or upload your own accounts and rep roster; nothing leaves this machine.")
 
+if current.inputs.origin == "upload":
+    st.info("Your upload is kept on this server as an unsaved working copy: refreshing the page (or opening this "
+            "page's link again) reopens it. Only the newest uploads are kept; save the dataset under **Saved "
+            "datasets** to keep it for good.")
+
 load_tab, report_tab, saved_tab = st.tabs(["Load data", "Validation report", "Saved datasets"])
 
 with load_tab:
@@ -48,7 +53,7 @@ with load_tab:
                 try:
                     state.load(inputs)
                 except TerritoryError as exc:
-                    st.error(str(exc))
+                    st.error(widgets.literal(exc))
                 else:
                     st.rerun()
 
@@ -73,7 +78,7 @@ with load_tab:
                        f"{(u['accounts'] > 0).sum():,} hold accounts. "
                        f"{len(current.units.island_links)} island link(s) join units without a land neighbour.")
         for note in data.scored.notes:
-            st.caption(f"ℹ️ {note}")
+            st.caption(f"ℹ️ {widgets.literal(note)}")
         if len(data.accounts.quarantine):
             st.warning(f"{len(data.accounts.quarantine):,} row(s) were quarantined; see the Validation report tab.")
         st.page_link("pages/accounts_map.py", label="Explore the accounts map →")
@@ -83,7 +88,7 @@ with report_tab:
 
 with saved_tab:
     store = state.store()
-    st.caption(f"Datasets and plans are kept in a SQLite database at `{store.path}` and survive restarts.")
+    st.caption("Datasets and plans are kept in this workbench's database on the server and survive restarts.")
     name = st.text_input("Name for the active dataset", value=current.inputs.label, key="home_save_name")
     if st.button("Save the active dataset", key="home_save", disabled=not current.data.usable):
         dataset_id = state.save_active(current, name or current.inputs.label)

@@ -37,12 +37,12 @@ results = {}
 try:
     with st.status("Designing territories…", expanded=False) as status:
         for name in chosen:
-            st.write(f"{SCENARIOS[name].label}…")
+            st.write(f"{widgets.literal(SCENARIOS[name].label)}…")
             results[name] = state.design_scenario(current, name, tolerance if custom_tol else None, int(pin_top),
                                                   int(seed), bool(thorough))
         status.update(label=f"Designed {len(results)} scenario(s).", state="complete")
 except TerritoryError as exc:
-    st.error(str(exc))
+    st.error(widgets.literal(exc))
     st.stop()
 
 first = next(iter(results.values()))
@@ -53,7 +53,8 @@ widgets.table(metrics.comparison_table(summaries), percent_columns=("max_dev_pot
                                                                     "arr_changed_share", "share_reps_not_worse"))
 for name in chosen:
     r = results[name]
-    (st.success if r.status_ == "ok" else st.warning)(f"{r.scenario.label}: {r.message_} ({r.runtime_s_:.1f} s)")
+    (st.success if r.status_ == "ok" else st.warning)(
+        f"{widgets.literal(r.scenario.label)}: {widgets.literal(r.message_)} ({r.runtime_s_:.1f} s)")
 graph = state.graph_choice()
 travel = (f"road drive times from {widgets.literal(graph.name)} (set on the Drive time page; places off its roads "
           "are estimated)" if graph else "**estimated** from crow-fly distance (load a road graph on the Drive time "

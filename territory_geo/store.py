@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,7 +22,10 @@ import pandas as pd
 
 from territory_geo.errors import StoreError
 
-SCHEMA_VERSION = 2  # 2: drive_matrices
+#: Unsaved uploads kept for reopening after a browser refresh (the newest ones; older ones are dropped).
+WORKING_UPLOADS_KEPT = 20
+
+SCHEMA_VERSION = 3  # 2: drive_matrices; 3: working uploads
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL);
@@ -56,6 +60,18 @@ CREATE TABLE IF NOT EXISTS drive_matrices (
     created_at TEXT NOT NULL,
     meta TEXT NOT NULL DEFAULT '{}',
     matrix BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS working_uploads (
+    token TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    label TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS working_upload_files (
+    token TEXT NOT NULL REFERENCES working_uploads(token) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (token, role)
 );
 CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -139,9 +155,7 @@ class Store:
             con.executescript(_SCHEMA)
             row = con.execute("SELECT MAX(version) FROM schema_version").fetchone()
             current = row[0] if row else None
-            if current is None:
-                con.execute("INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, _now()))
-            elif current < SCHEMA_VERSION:  # the CREATE ... IF NOT EXISTS above added the new tables
+            if current is None or current < SCHEMA_VERSION:
                 con.execute("INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, _now()))
             elif current > SCHEMA_VERSION:
                 msg = (f"The store at {self.path} has schema version {current}, newer than this workbench "
@@ -271,6 +285,34 @@ class Store:
         with self._connect() as con:
             row = con.execute("SELECT matrix, meta FROM drive_matrices WHERE key = ?", (key,)).fetchone()
         return None if row is None else (_from_parquet(row[0]), json.loads(row[1]))
+
+    # working uploads --------------------------------------------------------------------------------------------
+
+    def save_upload(self, label: str, files: Mapping[str, tuple[str, bytes]], keep: int = WORKING_UPLOADS_KEPT) -> str:
+        """Keep an unsaved upload (role -> (file name, bytes)) so a browser refresh can reopen it; returns its token.
+
+        The token is random and unguessable (it is the only key to the upload); only the ``keep`` newest uploads are
+        kept. The files are stored as given and never written to disk under their names."""
+        token = secrets.token_urlsafe(18)
+        with self._connect() as con:
+            con.execute("INSERT INTO working_uploads (token, created_at, label) VALUES (?, ?, ?)", (token, _now(), label))
+            con.executemany("INSERT INTO working_upload_files (token, role, name, data) VALUES (?, ?, ?, ?)",
+                            [(token, role, name, data) for role, (name, data) in files.items()])
+            stale = [r[0] for r in con.execute("SELECT token FROM working_uploads ORDER BY created_at DESC, rowid DESC "
+                                               "LIMIT -1 OFFSET ?", (int(keep),))]
+            con.executemany("DELETE FROM working_uploads WHERE token = ?", [(t,) for t in stale])
+            self._log(con, "analyst", "keep_upload", f"upload:{token[:6]}", {"label": label, "files": sorted(files)})
+        return token
+
+    def load_upload(self, token: str) -> tuple[str, dict[str, tuple[str, bytes]]] | None:
+        """An unsaved upload's label and files (role -> (file name, bytes)), or None when it is not kept (any more)."""
+        with self._connect() as con:
+            row = con.execute("SELECT label FROM working_uploads WHERE token = ?", (str(token),)).fetchone()
+            if row is None:
+                return None
+            files = con.execute("SELECT role, name, data FROM working_upload_files WHERE token = ?",
+                                (str(token),)).fetchall()
+        return row[0], {role: (name, bytes(data)) for role, name, data in files}
 
     # audit ------------------------------------------------------------------------------------------------------
 

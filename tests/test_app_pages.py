@@ -28,6 +28,11 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _shown(markdown: str) -> str:
+    """The text a Markdown source renders as, for sources whose user-derived parts are backslash-escaped."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def _run_home(inputs: Inputs | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if inputs is not None:
@@ -72,6 +77,48 @@ def test_home_reports_an_empty_file_clearly(app_env: Path) -> None:
     assert any("empty" in e.value for e in at.error)
 
 
+def test_an_upload_survives_a_browser_refresh(app_env: Path) -> None:
+    """An upload is kept in the store as an unsaved working copy and named in the URL; a new session with that URL
+    (a refresh) reopens it, and says so. A link to an upload that is no longer kept says that and opens the demo."""
+    upload = Inputs(label="crm_export.csv", accounts=InputFile("crm_export.csv", BAD_CSV))
+    at = _run_home(upload)
+    assert not at.exception
+    token = at.query_params["upload"][0] if isinstance(at.query_params["upload"], list) else at.query_params["upload"]
+    assert Store(app_env).load_upload(token)[1]["accounts"] == ("crm_export.csv", BAD_CSV)
+    assert any("unsaved working copy" in i.value for i in at.info)
+
+    refreshed = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    refreshed.query_params["upload"] = token
+    refreshed.run()
+    assert not refreshed.exception
+    assert any("crm\\_export\\.csv" in c.value for c in refreshed.sidebar.caption)
+    assert _metrics(refreshed)["Quarantined rows"] == "3"
+
+    gone = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    gone.query_params["upload"] = "no-such-token"
+    gone.run()
+    assert not gone.exception
+    assert any("no longer kept" in w.value for w in gone.warning)
+    assert any("Demo: US Southeast" in _shown(c.value) for c in gone.sidebar.caption)
+
+
+def test_home_escapes_user_text_and_hides_the_store_path(app_env: Path) -> None:
+    """A refused file's column list and its file name render as text: the image in a column name is escaped
+    (no request), and the page does not show where the store lives on disk."""
+    beacon = "![x](http://127.0.0.1:9/beacon.png)"
+    bad = f"{beacon},Notes\n1,2\n".encode()
+    at = _run_home(Inputs(label=f"{beacon}.csv", accounts=InputFile(f"{beacon}.csv", bad)))
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("found:" in e and beacon in _shown(e) for e in errors)
+    assert not any(beacon in e for e in errors)  # never the raw Markdown image
+    everything = [el.value for kind in ("markdown", "caption", "error", "warning", "info", "success")
+                  for el in getattr(at, kind) if isinstance(el.value, str)]
+    everything += [c.value for c in at.sidebar.caption]
+    assert not any(beacon in text for text in everything)
+    assert not any(str(app_env) in text or "sqlite" in text.lower() for text in everything)
+
+
 def test_home_saves_and_reopens_a_dataset(app_env: Path) -> None:
     at = _run_home()
     at.text_input(key="home_save_name").set_value("Southeast FY27").run()
@@ -80,7 +127,8 @@ def test_home_saves_and_reopens_a_dataset(app_env: Path) -> None:
     assert any("Saved as dataset #1" in s.value for s in at.success)
     at.button(key="home_open").click().run()
     assert not at.exception
-    assert any("#1 Southeast FY27" in c.value for c in at.sidebar.caption)
+    assert any("#1 Southeast FY27" in _shown(c.value) for c in at.sidebar.caption)
+    assert at.query_params["dataset"] in ("1", ["1"])  # a refresh reopens the saved dataset
 
     restarted = _run_home()  # a new session on the same store: the dataset is still there
     assert restarted.selectbox(key="home_open_choice").options == ["#1 Southeast FY27"]
@@ -152,7 +200,7 @@ def test_territories_page_designs_compares_and_saves(app_env: Path) -> None:
     assert comparison.loc["A · Max revenue evenness", "max_dev_potential"] <= 0.025 + 1e-9
     assert comparison.loc["Current ownership", "cv_potential"] > 0.5  # the legacy design is visibly unbalanced
     assert (comparison["n_noncontiguous"].dropna() == 0).all()
-    assert any("within ±2.5%" in s.value for s in at.success)
+    assert any("within ±2.5%" in _shown(s.value) for s in at.success)
     territories = at.dataframe[1].value
     assert len(territories) == 15 and territories["contiguous"].all()
     at.button(key="terr_save").click().run()
@@ -230,7 +278,7 @@ def test_drive_time_download_offline_says_what_to_do(app_env: Path, monkeypatch:
     at.switch_page("pages/drive_time.py").run()
     at.button(key="dt_download").click().run()
     assert not at.exception
-    assert any("No internet connection" in e.value and ".osm.pbf" in e.value for e in at.error)
+    assert any("No internet connection" in _shown(e.value) and ".osm.pbf" in _shown(e.value) for e in at.error)
     assert any("every drive time on this page is **estimated**" in w.value for w in at.warning)
 
 
@@ -242,6 +290,6 @@ def test_drive_time_page_with_a_corrupt_graph_file_says_so_and_falls_back(app_en
     at.session_state["drive_graph"] = GraphChoice("roads.osm.pbf", b"this is not a PBF file")
     at.switch_page("pages/drive_time.py").run()
     assert not at.exception
-    assert any("roads.osm.pbf: could not be read as a road graph" in e.value for e in at.error)
+    assert any("roads.osm.pbf: could not be read as a road graph" in _shown(e.value) for e in at.error)
     assert any("every drive time on this page is **estimated**" in w.value for w in at.warning)
     assert at.session_state["drive_graph"] is None

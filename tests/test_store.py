@@ -32,17 +32,18 @@ def test_file_store_uses_wal_and_records_the_schema_version(store_path):
     s = store.Store(store_path)
     assert store_path.exists()  # parent folders are created
     assert s.journal_mode() == "wal"
-    assert s.schema_version() == store.SCHEMA_VERSION == 2
+    assert s.schema_version() == store.SCHEMA_VERSION == 3
     with sqlite3.connect(store_path) as con:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert {"schema_version", "datasets", "plans", "plan_assignments", "audit_log", "drive_matrices"} <= tables
+    assert {"schema_version", "datasets", "plans", "plan_assignments", "audit_log", "drive_matrices",
+            "working_uploads", "working_upload_files"} <= tables
 
 
 def test_memory_store_is_not_wal():
     s = store.Store(":memory:")
     assert s.journal_mode() == "memory"
-    assert s.schema_version() == 2
+    assert s.schema_version() == 3
 
 
 def test_dataset_round_trip(store_path, accounts, reps):
@@ -124,7 +125,7 @@ def test_store_survives_reopening_the_same_path(store_path, accounts):
     plan_id = first.save_plan(dataset_id, {"30303": "T1"}, "kept plan")
     del first
     again = store.Store(store_path)
-    assert again.schema_version() == 2
+    assert again.schema_version() == 3
     with sqlite3.connect(store_path) as con:
         assert con.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 1  # not re-inserted
     assert again.list_datasets()["name"].tolist() == ["kept"]
@@ -137,7 +138,7 @@ def test_newer_schema_version_is_refused(store_path):
     store.Store(store_path)
     with sqlite3.connect(store_path) as con:
         con.execute("INSERT INTO schema_version VALUES (?, ?)", (store.SCHEMA_VERSION + 1, "2030-01-01"))
-    with pytest.raises(StoreError, match=r"has schema version 3, newer than this workbench \(2\)"):
+    with pytest.raises(StoreError, match=r"has schema version 4, newer than this workbench \(3\)"):
         store.Store(store_path)
 
 
@@ -161,18 +162,21 @@ def test_deleting_a_dataset_cascades_to_its_plans(store_path, accounts):
 
 
 def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_data(store_path):
-    """A store written before drive-time matrices existed: opening it adds the table and records version 2."""
-    v1_schema = re.sub(r"CREATE TABLE IF NOT EXISTS drive_matrices \(.*?\);", "", store._SCHEMA, flags=re.S)
-    assert "drive_matrices" not in v1_schema
+    """A store written before drive-time matrices and working uploads existed: opening it adds the tables and
+    records the current version."""
+    v1_schema = re.sub(r"CREATE TABLE IF NOT EXISTS (drive_matrices|working_uploads|working_upload_files) \(.*?\);",
+                       "", store._SCHEMA, flags=re.S)
+    assert "drive_matrices" not in v1_schema and "working_upload" not in v1_schema
     store_path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(store_path) as con:
         con.executescript(v1_schema)
         con.execute("INSERT INTO schema_version VALUES (1, '2026-11-01T00:00:00+00:00')")
         con.execute("INSERT INTO datasets (name, created_at, author, accounts) VALUES ('from v1', 'then', 'a', x'00')")
     upgraded = store.Store(store_path)
-    assert upgraded.schema_version() == 2
+    assert upgraded.schema_version() == 3
     assert upgraded.list_datasets()["name"].tolist() == ["from v1"]
     assert upgraded.load_matrix("missing") is None
+    assert upgraded.load_upload("missing") is None
 
 
 def test_drive_matrix_round_trip(store_path):
@@ -185,3 +189,19 @@ def test_drive_matrix_round_trip(store_path):
     assert meta == {"graph": "georgia.osm.pbf", "fingerprint": "abc"}
     s.save_matrix("k1", frame.iloc[:1], {})  # replaced, not duplicated
     assert len(s.load_matrix("k1")[0]) == 1
+
+
+def test_working_upload_round_trip_and_only_the_newest_are_kept(store_path):
+    s = store.Store(store_path)
+    files = {"accounts": ("../../etc/passwd.csv", b"Account ID,Name\nA1,x\n"), "reps": ("reps.csv", b"\x00\xff")}
+    token = s.save_upload("crm.csv", files)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", token)  # random, URL-safe: the only key to the upload
+    assert store.Store(store_path).load_upload(token) == ("crm.csv", files)  # bytes and names exactly as sent
+    assert not (store_path.parent / "passwd.csv").exists()  # names are data, never paths
+    later = [s.save_upload(f"u{i}", {"accounts": ("a.csv", b"x")}, keep=3) for i in range(3)]
+    assert s.load_upload(token) is None  # pushed out by three newer uploads
+    assert [s.load_upload(t)[0] for t in later] == ["u0", "u1", "u2"]
+    with sqlite3.connect(store_path) as con:
+        assert con.execute("SELECT COUNT(*) FROM working_upload_files").fetchone()[0] == 3  # files went too
+    assert s.load_upload("not-a-token") is None
+    assert s.audit_log()["action"].tolist()[:1] == ["keep_upload"]

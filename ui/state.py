@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -21,10 +21,10 @@ import streamlit as st
 from territory_geo import dataset, design, units
 from territory_geo import drivetime as dt
 from territory_geo import io as tg_io
-from territory_geo.errors import TerritoryError
+from territory_geo.errors import StoreError, TerritoryError
 from territory_geo.settings import ScoringSettings, scoring_from_mapping, store_path
 from territory_geo.store import Store
-from ui.widgets import dataset_badge
+from ui.widgets import dataset_badge, literal
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_ACCOUNTS = ROOT / "data" / "demo" / "accounts.csv"
@@ -44,25 +44,48 @@ class InputFile:
         return hashlib.sha256(self.data).hexdigest()[:16]
 
 
+#: Roles of the input files, in the order they are read.
+ROLES: tuple[str, ...] = ("accounts", "reps", "market", "zip_areas")
+
+
 @dataclass(frozen=True)
 class Inputs:
-    """The files the active dataset is built from."""
+    """The files the active dataset is built from, and where they came from.
+
+    ``origin`` is ``"demo"``, ``"upload"`` (files sent from the browser; kept in the store as an unsaved working
+    copy under ``token`` so a refresh reopens them) or ``"saved"`` (a saved dataset, ``dataset_id``).
+    """
 
     label: str
     accounts: InputFile
     reps: InputFile | None = None
     market: InputFile | None = None
     zip_areas: InputFile | None = None
+    origin: str = "upload"
+    token: str | None = None
+    dataset_id: int | None = None
 
     def key(self, settings_json: str) -> str:
         parts = [f.digest if f else "-" for f in (self.accounts, self.reps, self.market, self.zip_areas)]
         return hashlib.sha256(("|".join(parts) + settings_json).encode()).hexdigest()[:20]
 
+    def files(self) -> dict[str, InputFile]:
+        """The files present, by role."""
+        return {role: f for role in ROLES if (f := getattr(self, role)) is not None}
+
+    def url_params(self) -> dict[str, str]:
+        """The query parameters that reopen these inputs after a browser refresh."""
+        if self.origin == "upload" and self.token:
+            return {"upload": self.token}
+        if self.origin == "saved" and self.dataset_id is not None:
+            return {"dataset": str(self.dataset_id)}
+        return {}
+
 
 def demo_inputs() -> Inputs:
     """The embedded demo's files."""
     return Inputs(label=DEMO_LABEL, accounts=InputFile("accounts.csv", DEMO_ACCOUNTS.read_bytes()),
-                  reps=InputFile("reps.csv", DEMO_REPS.read_bytes()))
+                  reps=InputFile("reps.csv", DEMO_REPS.read_bytes()), origin="demo")
 
 
 _ENTRY_RAN = False
@@ -97,12 +120,62 @@ def pages() -> list:
     ]
 
 
+_URL_KEYS = ("upload", "dataset")
+
+
 def init_session() -> None:
-    """Set up shared session state once per session (the demo is the default dataset)."""
+    """Set up shared session state once per session, and keep the URL pointing at the active dataset.
+
+    A new session (a first visit, or a browser refresh) reopens what the URL names: an unsaved upload kept in the
+    store (``?upload=<token>``) or a saved dataset (``?dataset=<id>``); otherwise the demo."""
     if "inputs" not in st.session_state:
-        st.session_state["inputs"] = demo_inputs()
+        st.session_state["inputs"] = _inputs_from_url()
     if "scoring_settings" not in st.session_state:
         st.session_state["scoring_settings"] = json.dumps(asdict(ScoringSettings()), sort_keys=True)
+    st.session_state["inputs"] = keep_upload(st.session_state["inputs"])
+    _sync_url(st.session_state["inputs"])
+
+
+def _inputs_from_url() -> Inputs:
+    """The inputs the URL's query parameters name, or the demo (with a notice when they are not kept any more)."""
+    params = st.query_params
+    token, dataset_id = params.get("upload"), params.get("dataset")
+    if token:
+        kept = store().load_upload(token)
+        if kept is not None:
+            label, files = kept
+            return Inputs(label=label, origin="upload", token=token,
+                          **{role: InputFile(name, data) for role, (name, data) in files.items()})
+        st.session_state["restore_notice"] = ("The upload this link pointed to is no longer kept on the server (only "
+                                              "the newest uploads are); the demo is open instead. Upload the files "
+                                              "again, and save them to keep them.")
+    elif dataset_id:
+        try:
+            return saved_inputs(int(dataset_id))
+        except (ValueError, StoreError):
+            st.session_state["restore_notice"] = ("The saved dataset this link pointed to does not exist; the demo is "
+                                                  "open instead.")
+    return demo_inputs()
+
+
+def _sync_url(inputs: Inputs) -> None:
+    """Put the active inputs' reopening parameters in the URL (page navigation may drop them)."""
+    want = inputs.url_params()
+    have = {k: st.query_params.get(k) for k in _URL_KEYS if st.query_params.get(k) is not None}
+    if have != want:
+        for k in _URL_KEYS:
+            if k in st.query_params and k not in want:
+                del st.query_params[k]
+        st.query_params.update(want)
+
+
+def keep_upload(inputs: Inputs) -> Inputs:
+    """Keep uploaded files in the store as an unsaved working copy (so a refresh reopens them); the inputs with
+    their token. Demo and saved inputs are returned as they are."""
+    if inputs.origin != "upload" or inputs.token:
+        return inputs
+    token = store().save_upload(inputs.label, {role: (f.name, f.data) for role, f in inputs.files().items()})
+    return replace(inputs, token=token)
 
 
 def settings() -> ScoringSettings:
@@ -168,19 +241,23 @@ def active() -> Active:
 
 
 def load(inputs: Inputs) -> Active:
-    """Make ``inputs`` the active dataset, with progress shown while it is read, validated, scored and mapped."""
-    with st.status(f"Loading {inputs.label}…", expanded=True) as status:
+    """Make ``inputs`` the active dataset, with progress shown while it is read, validated, scored and mapped; an
+    upload is kept in the store so that a browser refresh reopens it."""
+    inputs = keep_upload(inputs)
+    with st.status(f"Loading {literal(inputs.label)}…", expanded=True) as status:
         st.write("Reading and validating files…")
         settings_json = st.session_state["scoring_settings"]
         data = _ingest(inputs.key(settings_json), inputs.accounts, inputs.reps, inputs.market, settings_json)
         if not data.usable:
             status.update(label="The files could not be used; see the validation report.", state="error")
             st.session_state["inputs"] = inputs
+            _sync_url(inputs)
             return active()
         st.write(f"Scored {len(data.scored.accounts):,} accounts. Building ZIP areas and adjacency…")
         st.session_state["inputs"] = inputs
+        _sync_url(inputs)
         result = active()
-        status.update(label=f"Loaded {inputs.label}.", state="complete", expanded=False)
+        status.update(label=f"Loaded {literal(inputs.label)}.", state="complete", expanded=False)
     return result
 
 
@@ -224,17 +301,21 @@ def saved_inputs(dataset_id: int) -> Inputs:
     accounts = InputFile(f"dataset-{record.id}-accounts.parquet", _parquet(record.accounts))
     reps = InputFile(f"dataset-{record.id}-reps.parquet", _parquet(record.reps)) if len(record.reps) else None
     store().log("open_dataset", target=f"dataset:{record.id}")
-    return Inputs(label=f"#{record.id} {record.name}", accounts=accounts, reps=reps)
+    return Inputs(label=f"#{record.id} {record.name}", accounts=accounts, reps=reps, origin="saved",
+                  dataset_id=record.id)
 
 
 def start_page(title: str) -> Active:
     """Common top of every page: real navigation, the title, the active dataset (or a clear error), the badge."""
     ensure_navigation()
     st.title(title)
+    notice = st.session_state.pop("restore_notice", None)
+    if notice:
+        st.warning(notice)
     try:
         current = active()
     except TerritoryError as exc:
-        st.error(str(exc))
+        st.error(literal(exc))
         st.stop()
     dataset_badge(current.inputs.label, current.data)
     return current

@@ -10,11 +10,16 @@ import streamlit as st
 from territory_geo import export
 from territory_geo.dataset import Dataset
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$])")
+#: The characters that give text a Markdown meaning (CommonMark, GFM, Streamlit's directives, HTML entities), with
+#: ``:`` and ``@`` so that GFM does not turn a URL or e-mail address into a link (inside a link, escapes would show).
+#: Backslash-escaping ASCII punctuation is a no-op in CommonMark, so escaping one too many is harmless.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:@])")
 
 
 def literal(text: object) -> str:
-    """Escape Markdown (and HTML) so user text, such as an account name, renders exactly as typed."""
+    """The one escaping helper for user-derived text shown as Markdown (messages from the library, file and column
+    names, rep and territory ids, dataset names, account names): it renders exactly as typed, and an image, link,
+    HTML tag or directive inside it stays text (no request leaves the page)."""
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
@@ -45,11 +50,11 @@ def validation_report(data: Dataset) -> None:
     c4.metric("Warnings", f"{len(warnings):,}")
     if report.fatal:
         for message in errors[errors["severity"] == "fatal"]["message"]:
-            st.error(message)
+            st.error(literal(message))
         if report.n_rows and not report.n_valid and not (errors["severity"] == "fatal").any():
             st.error("No valid rows are left after validation; fix the errors below and load the file again.")
     for note in report.notes:
-        st.caption(f"ℹ️ {note}")
+        st.caption(f"ℹ️ {literal(note)}")
     if len(report.issues):
         shown = report.issues.copy()
         shown["value"] = shown["value"].astype("string")
