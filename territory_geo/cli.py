@@ -2,6 +2,8 @@
 
 The CLI contracts (options, file names, JSON keys, exit codes) are relied on by scripts: keep them stable.
 Exit codes: 0 success (warnings allowed), 2 bad input (a clear message, never a traceback), 1 unexpected failure.
+A command that writes ``--out`` checks it before computing anything and writes into a temporary folder (or file)
+beside it, moved into place only when the command succeeds (:func:`_atomic_output`).
 """
 
 from __future__ import annotations

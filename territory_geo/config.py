@@ -87,7 +87,7 @@ class Section:
     Attributes
     ----------
     noun
-        What a key is, for "unknown ..." messages ("setting", "scenario", "balance component").
+        What a key is, for "unknown ..." messages ("[design] setting", "scenario", "balance component").
     rules
         Allowed keys and their rules.
     expected

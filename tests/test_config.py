@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from territory_geo import config, design
-from territory_geo.config import DesignConfig, config_from_mapping, load_config, with_options
+from territory_geo.config import DesignConfig, load_config, with_options
 from territory_geo.errors import ConfigError, TerritoryError
 
 
@@ -69,7 +69,7 @@ def test_every_valid_value_is_accepted() -> None:
         tolerance = 0.001
     """
     assert _problems(text) == []
-    loaded = config_from_mapping(tomllib.loads(text))
+    loaded = config.config_from_mapping(tomllib.loads(text))
     assert loaded.max_seconds == 0.5 and loaded.thorough is True and loaded.locks == {"02134": "R02"}
     assert loaded.scenario_overrides["proximity"]["label"] == "Near home"
 
@@ -77,7 +77,7 @@ def test_every_valid_value_is_accepted() -> None:
 def test_every_problem_is_reported_at_once_with_key_value_and_what_is_expected() -> None:
     text = '[design]\nseed = "x"\npin_top_n = "3"\nlocks = 5\n[scenarios.blend]\ntolerance = 0\n'
     with pytest.raises(ConfigError) as info:
-        config_from_mapping(tomllib.loads(text), "plan.toml")
+        config.config_from_mapping(tomllib.loads(text), "plan.toml")
     assert isinstance(info.value, TerritoryError)
     assert str(info.value) == (
         "4 problems in plan.toml:\n"
@@ -90,7 +90,7 @@ def test_every_problem_is_reported_at_once_with_key_value_and_what_is_expected()
 
 def test_one_problem_is_one_line() -> None:
     with pytest.raises(ConfigError) as info:
-        config_from_mapping({"design": {"seed": -1}}, "plan.toml")
+        config.config_from_mapping({"design": {"seed": -1}}, "plan.toml")
     assert str(info.value) == "plan.toml: [design] seed = -1: expected a whole number ≥ 0, e.g. 7"
 
 
