@@ -2,22 +2,30 @@
 
 The CLI contracts (options, file names, JSON keys, exit codes) are relied on by scripts: keep them stable.
 Exit codes: 0 success (warnings allowed), 2 bad input (a clear message, never a traceback), 1 unexpected failure.
+A command that writes ``--out`` checks it before computing anything and writes into a temporary folder (or file)
+beside it, moved into place only when the command succeeds (:func:`_atomic_output`).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import json
+import os
+import shutil
 import sys
-import tomllib
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
-
 
 from territory_geo import demo, design, export, units
 from territory_geo import drivetime as dt
 from territory_geo import io as tg_io
 from territory_geo import validate as tg_validate
+from territory_geo.config import DesignConfig, load_config, with_options
 from territory_geo.dataset import ingest
 from territory_geo.design import SCENARIOS
 from territory_geo.errors import TerritoryError
@@ -26,6 +34,15 @@ EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_BAD_INPUT = 2
 
+#: What ``design`` writes in each scenario's folder (see :func:`territory_geo.export.write_design`).
+DESIGN_FILES = ("assignment.csv", "account_assignment.csv", "territories.geojson", "metrics.json")
+#: What ``drivetime`` writes (``drive_hours.csv`` only with owned accounts and ZIP-unit targets).
+DRIVETIME_FILES = ("matrix.csv", "calibration.json", "drive_hours.csv")
+
+_OUT_DIR = ("output folder, written only when the command succeeds (nothing is left behind otherwise): its files "
+            "replace those of an earlier run, other files in the folder stay")
+_OUT_FILE = "output CSV, written only when the command succeeds (then it replaces an existing file)"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m territory_geo",
@@ -33,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="write the synthetic demo's accounts.csv and reps.csv")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--out", required=True, type=Path, help=_OUT_DIR)
 
     p = sub.add_parser("validate", help="validate an accounts file (and reps); exit 2 on fatal errors")
     p.add_argument("--accounts", required=True, type=Path)
@@ -44,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--accounts", required=True, type=Path)
     p.add_argument("--reps", type=Path)
     p.add_argument("--market", type=Path, help="optional market file (company counts per ZIP)")
-    p.add_argument("--out", required=True, type=Path, help="output CSV")
+    p.add_argument("--out", required=True, type=Path, help=_OUT_FILE)
 
     p = sub.add_parser("design", help="design balanced, contiguous territories; writes assignment.csv, "
                                       "account_assignment.csv, territories.geojson, metrics.json")
@@ -61,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--thorough", action="store_true", default=None,
                    help="where lumpy ZIPs leave territories beyond the tolerance, re-draw the region around them as "
                         "one set-partitioning problem (slower: 4x the default time budget)")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--out", required=True, type=Path, help=_OUT_DIR)
 
     p = sub.add_parser("drivetime", help="drive-time matrix from rep homes to ZIP units (or accounts); writes "
                                          "matrix.csv and calibration.json")
@@ -73,13 +90,179 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--per-account", action="store_true", help="one target per account instead of per ZIP unit")
     p.add_argument("--dask", action="store_true", help="compute the matrix on Dask (TERRITORY_GEO_DASK_SCHEDULER, "
                                                        "else a LocalCluster)")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--out", required=True, type=Path, help=_OUT_DIR)
     return parser
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    accounts, reps = demo.write_demo(args.out)
-    print(f"Wrote {accounts} and {reps} (synthetic demo data, seed fixed).")
+# --- output: staged beside --out, published only when the command succeeds --------------------------------------
+
+
+@dataclass
+class _Staging:
+    """Where a command writes (``path``) until :meth:`publish` moves it to ``dest``.
+
+    A new folder (or a file) is renamed into place in one step. Into an existing folder, each entry the command wrote
+    replaces the entry of that name; ``names`` the command may write but did not this time (e.g. a
+    ``drive_hours.csv`` from an earlier run) are removed; anything else in the folder stays.
+    """
+
+    dest: Path
+    kind: str  # "dir" or "file"
+    names: tuple[str, ...]
+    path: Path
+    published: bool = False
+
+    def publish(self) -> None:
+        """Move what was written to ``dest``; on failure ``dest`` is as it was."""
+        if self.kind == "file":
+            os.chmod(self.path, 0o666 & ~_umask())
+            os.replace(self.path, self.dest)
+        elif not self.dest.exists():
+            os.chmod(self.path, 0o777 & ~_umask())
+            os.rename(self.path, self.dest)
+        else:
+            _replace_entries(self.path, self.dest, self.names)
+        self.published = True
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _replace_entries(staged: Path, dest: Path, names: tuple[str, ...]) -> None:
+    """Move every entry of ``staged`` into ``dest``; the entries they replace (and stale ``names``) go to a backup
+    folder, deleted at the end, or moved back if a step fails."""
+    entries = sorted(os.listdir(staged))
+    replaced = [n for n in dict.fromkeys([*entries, *names]) if os.path.lexists(dest / n)]
+    backup = Path(tempfile.mkdtemp(dir=dest, prefix=f".{dest.name}.old-"))
+    aside: list[str] = []
+    moved: list[str] = []
+    try:
+        for name in replaced:
+            os.rename(dest / name, backup / name)
+            aside.append(name)
+        for name in entries:
+            os.rename(staged / name, dest / name)
+            moved.append(name)
+    except BaseException:
+        for name in reversed(moved):
+            os.rename(dest / name, staged / name)
+        for name in reversed(aside):
+            os.rename(backup / name, dest / name)
+        backup.rmdir()
+        raise
+    shutil.rmtree(backup)
+
+
+def _prepare(out: Path, dest: Path, kind: str) -> list[Path]:
+    """Refuse a ``--out`` that cannot be written; create the folders above it, returning those it created."""
+    if kind == "dir" and os.path.lexists(dest) and not dest.is_dir():
+        msg = f"--out {out} is a file, but this command writes a folder. Give a folder's path, or move the file away."
+        raise TerritoryError(msg)
+    if kind == "file" and dest.is_dir():
+        msg = f"--out {out} is a folder, but this command writes a file. Give a file's path (a name inside it)."
+        raise TerritoryError(msg)
+    missing = list(itertools.takewhile(lambda folder: not folder.is_dir(), dest.parents))
+    blocked = [folder for folder in missing if os.path.lexists(folder)]
+    if blocked:
+        msg = f"--out {out}: {blocked[0]} is a file, so no folder can be created there. Choose another --out."
+        raise TerritoryError(msg)
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+    except OSError as exc:
+        _remove_folders(missing)
+        msg = f"--out {out}: cannot create {exc.filename} ({exc.strerror}). Choose another --out."
+        raise TerritoryError(msg) from exc
+    return missing
+
+
+def _staging_path(out: Path, dest: Path, kind: str) -> Path:
+    """A new, empty temporary folder (or file) beside ``dest``, or inside it when it is an existing folder."""
+    home = dest if kind == "dir" and dest.is_dir() else dest.parent
+    prefix = f".{dest.name}.tmp-"
+    problem = None if os.access(home, os.W_OK | os.X_OK) else "permission denied"
+    if problem is None:
+        try:
+            if kind == "dir":
+                return Path(tempfile.mkdtemp(dir=home, prefix=prefix))
+            handle, name = tempfile.mkstemp(dir=home, prefix=prefix, suffix=dest.suffix)
+            os.close(handle)
+            return Path(name)
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+    msg = f"--out {out}: cannot write in {home} ({problem}). Choose another --out, or make that folder writable."
+    raise TerritoryError(msg)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    """Remove the folders (deepest first) that are there and empty."""
+    for folder in folders:
+        with suppress(OSError):
+            folder.rmdir()
+
+
+@contextmanager
+def _atomic_output(out: Path, kind: str, names: tuple[str, ...] = ()) -> Iterator[_Staging]:
+    """Check that ``--out`` can be written, before anything is computed, and stage it.
+
+    Parameters
+    ----------
+    out
+        The destination as given: a folder (``kind="dir"``) or a file (``kind="file"``).
+    names
+        Every name the command may write in the folder (see :class:`_Staging`).
+
+    Nothing reaches ``out`` unless the caller calls :meth:`_Staging.publish`. On leaving, whatever is still staged
+    is deleted, and so are the folders created above ``out``, also after an error or Ctrl-C: a failed command
+    leaves no partial output, and an earlier output stays as it was.
+    """
+    dest = Path(os.path.abspath(out))
+    created = _prepare(out, dest, kind)
+    staging = None
+    try:
+        staging = _Staging(dest, kind, names, _staging_path(out, dest, kind))
+        yield staging
+    finally:
+        if staging is not None:
+            _remove(staging.path)
+        if staging is None or not staging.published:
+            _remove_folders(created)
+
+
+def _writes(kind: str, names: tuple[str, ...] = ()) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """A command that writes ``--out``: it is called with a staging path, published only when it returns 0."""
+
+    def decorate(command: Callable[[argparse.Namespace, Path], int]) -> Callable[[argparse.Namespace], int]:
+        @functools.wraps(command)
+        def run(args: argparse.Namespace) -> int:
+            with _atomic_output(args.out, kind, names) as staging:
+                code = command(args, staging.path)
+                if code == EXIT_OK:
+                    staging.publish()
+            return code
+
+        return run
+
+    return decorate
+
+
+# --- commands -----------------------------------------------------------------------------------------------------
+
+
+@_writes("dir", ("accounts.csv", "reps.csv"))
+def _cmd_demo(args: argparse.Namespace, out: Path) -> int:
+    accounts, reps = demo.write_demo(out)
+    print(f"Wrote {args.out / accounts.name} and {args.out / reps.name} (synthetic demo data, seed fixed).")
     return EXIT_OK
 
 
@@ -111,13 +294,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK if report["ok"] else EXIT_BAD_INPUT
 
 
-def _cmd_score(args: argparse.Namespace) -> int:
+@_writes("file")
+def _cmd_score(args: argparse.Namespace, out: Path) -> int:
     data = ingest(args.accounts, args.reps, args.market)
     if data.scored is None:
         _print_report(data.report.to_json_dict(), sys.stderr)
         return EXIT_BAD_INPUT
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    export.to_safe_csv(export.scored_export(data.scored.accounts), args.out)
+    export.to_safe_csv(export.scored_export(data.scored.accounts), out)
     quarantined = len(data.accounts.quarantine)
     print(f"Scored {len(data.scored.accounts):,} account(s) -> {args.out}"
           + (f"; {quarantined} row(s) quarantined (run validate for details)." if quarantined else "."))
@@ -126,37 +309,17 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_config(path: Path | None) -> dict:
-    if path is None:
-        return {}
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        msg = f"Config file not found: {path}."
-        raise TerritoryError(msg) from exc
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"{path}: not valid TOML ({exc})."
-        raise TerritoryError(msg) from exc
+def _design_config(args: argparse.Namespace) -> DesignConfig:
+    """The ``--config`` file's settings (validated as a whole), overridden by the command line's."""
+    config = load_config(args.config) if args.config is not None else DesignConfig()
+    return with_options(config, scenario=args.scenario, tolerance=args.tolerance, seed=args.seed,
+                        thorough=args.thorough)
 
 
-def _cmd_design(args: argparse.Namespace) -> int:
-    config = _load_config(args.config)
-    section = dict(config.get("design", {}))
-    known = {"scenario", "tolerance", "seed", "pin_top_n", "max_seconds", "thorough", "locks", "named"}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        msg = f"Unknown [design] setting(s) {unknown} in {args.config}; allowed: {sorted(known)}."
-        raise TerritoryError(msg)
-    name = args.scenario or section.get("scenario", "evenness")
-    tolerance = args.tolerance if args.tolerance is not None else section.get("tolerance")
-    seed = args.seed if args.seed is not None else int(section.get("seed", 0))
-    thorough = args.thorough if args.thorough is not None else section.get("thorough", False)
-    overrides = config.get("scenarios", {})
-    names = list(SCENARIOS) if name == "all" else [name]
-    if any(n not in SCENARIOS for n in names):
-        msg = f"`scenario` was {name!r} but is expected to be one of {[*SCENARIOS, 'all']}."
-        raise TerritoryError(msg)
+@_writes("dir", (*DESIGN_FILES, "comparison.json", *SCENARIOS))
+def _cmd_design(args: argparse.Namespace, out: Path) -> int:
+    config = _design_config(args)
+    names = config.scenario_names
 
     data = ingest(args.accounts, args.reps)
     if data.scored is None or data.reps is None:
@@ -165,29 +328,29 @@ def _cmd_design(args: argparse.Namespace) -> int:
     areas = units.read_zip_areas(args.zip_areas) if args.zip_areas else None
     built = units.build_units(data.scored.accounts, areas, data.tam)
     inputs = design.prepare_inputs(data.scored.accounts, data.reps.data, built,
-                                   locks={str(k): str(v) for k, v in section.get("locks", {}).items()},
-                                   named={str(k): str(v) for k, v in section.get("named", {}).items()})
+                                   locks=config.locks, named=config.named)
     comparison = {}
     for scenario_name in names:
-        scenario = design.scenario_from_mapping(SCENARIOS[scenario_name], overrides.get(scenario_name, {}))
-        designer = design.TerritoryDesigner(scenario, tolerance=tolerance, seed=seed,
-                                            pin_top_n=int(section.get("pin_top_n", 0)),
-                                            max_seconds=section.get("max_seconds"), thorough=thorough).fit(inputs)
-        out = args.out if len(names) == 1 else args.out / scenario_name
-        settings = {"tolerance": designer.scenario.tolerance, "seed": seed,
-                    "pin_top_n": int(section.get("pin_top_n", 0)), "locks": inputs.locks, "named": inputs.named,
+        scenario = design.scenario_from_mapping(SCENARIOS[scenario_name],
+                                                config.scenario_overrides.get(scenario_name, {}))
+        designer = design.TerritoryDesigner(scenario, tolerance=config.tolerance, seed=config.seed,
+                                            pin_top_n=config.pin_top_n, max_seconds=config.max_seconds,
+                                            thorough=config.thorough).fit(inputs)
+        folder = Path() if len(names) == 1 else Path(scenario_name)
+        settings = {"tolerance": designer.scenario.tolerance, "seed": config.seed,
+                    "pin_top_n": config.pin_top_n, "locks": inputs.locks, "named": inputs.named,
                     "max_seconds": designer.max_seconds_, "thorough": designer.thorough,
                     "config": str(args.config) if args.config else None,
                     "inputs": {"accounts": str(args.accounts), "reps": str(args.reps),
                                "zip_areas": str(args.zip_areas) if args.zip_areas else None}}
-        metrics = export.write_design(out, designer, inputs, settings)
+        metrics = export.write_design(out / folder, designer, inputs, settings)
         comparison[scenario_name] = {k: metrics[k] for k in metrics if k != "territories"}
         print(f"{designer.scenario.label}: {designer.status_} — {designer.message_} "
               f"(CV {metrics['cv_potential']:.3f}, max dev {metrics['max_dev_potential']:.1%}, "
               f"{metrics['n_noncontiguous']} non-contiguous, PP {metrics['pp_mean']:.2f}, "
-              f"{metrics['runtime_s']:.1f} s) -> {out}")
+              f"{metrics['runtime_s']:.1f} s) -> {args.out / folder}")
     if len(names) > 1:
-        (args.out / "comparison.json").write_text(json.dumps(comparison, indent=2, default=str))
+        (out / "comparison.json").write_text(json.dumps(comparison, indent=2, default=str))
     return EXIT_OK
 
 
@@ -206,7 +369,8 @@ def _drivetime_inputs(args: argparse.Namespace) -> tuple | None:
     return table.data, None
 
 
-def _cmd_drivetime(args: argparse.Namespace) -> int:
+@_writes("dir", DRIVETIME_FILES)
+def _cmd_drivetime(args: argparse.Namespace, out: Path) -> int:
     if args.per_account and args.accounts is None:
         msg = "--per-account needs --accounts: the accounts are the targets."
         raise TerritoryError(msg)
@@ -229,19 +393,18 @@ def _cmd_drivetime(args: argparse.Namespace) -> int:
         raise TerritoryError(msg)
     graph = dt.read_graph(args.graph) if args.graph else None
     frame, calibration = dt.rep_matrix(reps, targets, graph, dask=args.dask)
-    args.out.mkdir(parents=True, exist_ok=True)
-    export.to_safe_csv(frame, args.out / "matrix.csv")
+    export.to_safe_csv(frame, out / "matrix.csv")
     estimated = int((frame["source"] == dt.ESTIMATED).sum())
     n_reps = frame["rep_id"].nunique()
     report = calibration.to_json() | {"targets": targets.kind, "n_reps": n_reps, "n_targets": len(targets.ids),
                                       "n_estimated": estimated}
-    (args.out / "calibration.json").write_text(json.dumps(report, indent=2))
+    (out / "calibration.json").write_text(json.dumps(report, indent=2))
     written = ["matrix.csv", "calibration.json"]
     if accounts is not None and built is not None and not args.per_account:
         owners = units.ownership_by_zip(built, accounts)
         if len(owners):
             hours = dt.plan_drive_hours(accounts, built, owners, frame)
-            export.to_safe_csv(hours, args.out / "drive_hours.csv")
+            export.to_safe_csv(hours, out / "drive_hours.csv")
             written.append("drive_hours.csv")
     where = f"road graph {graph.source}" if graph else "the crow-fly estimate (no road graph)"
     print(f"{len(frame):,} drive times from {n_reps} rep(s) to {len(targets.ids):,} {targets.kind} target(s) "

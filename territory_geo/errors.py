@@ -30,3 +30,7 @@ class DriveTimeUnavailableError(TerritoryError):
 
 class StoreError(TerritoryError):
     """The SQLite store cannot be opened, or a requested record does not exist."""
+
+
+class ConfigError(TerritoryError):
+    """The design config (its TOML file, or a command-line option) is invalid; the message lists every problem."""

@@ -1,5 +1,5 @@
 """`python -m territory_geo drivetime`: matrix.csv and calibration.json contracts, graph vs estimate, lat/lon-only
-accounts with --per-account, and clear errors (exit 2) for what cannot work."""
+accounts with --per-account, clear errors (exit 2) for what cannot work, and --out written in full or not at all."""
 
 from __future__ import annotations
 
@@ -86,10 +86,28 @@ def test_zip_units_of_the_accounts_are_the_default_targets(files, tmp_path, caps
 
 def test_reps_alone_give_the_zip_units_of_their_states(files, tmp_path, capsys):
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "drive_hours.csv").write_text("from an earlier run with accounts")
+    (out / "notes.txt").write_text("mine")
     assert cli.main(["drivetime", "--reps", str(files["reps"]), "--out", str(out)]) == 0, capsys.readouterr().err
     matrix = pd.read_csv(out / "matrix.csv", dtype={"target_id": str})
     assert matrix["target_id"].nunique() > 100  # every STANDARD ZIP of the reps' states
-    assert not (out / "drive_hours.csv").exists()
+    assert not (out / "drive_hours.csv").exists()  # the earlier run's would not match this matrix: removed
+    assert sorted(p.name for p in out.iterdir()) == ["calibration.json", "matrix.csv", "notes.txt"]
+
+
+def test_a_failure_after_the_matrix_is_written_leaves_no_output(files, tmp_path, capsys, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("no hours today")
+
+    monkeypatch.setattr(cli.dt, "plan_drive_hours", fail)
+    out = tmp_path / "out"
+    code = cli.main(["drivetime", "--reps", str(files["reps"]), "--accounts", str(files["accounts"]),
+                     "--out", str(out)])
+    assert code == 1
+    assert "unexpected error (RuntimeError: no hours today)" in capsys.readouterr().err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder either
 
 
 @pytest.mark.parametrize(("extra", "message"), [
