@@ -314,6 +314,13 @@ class TerritoryDesigner:
             self.message_ += " " + split.uncovered_note(self.uncovered_)
         return self
 
+    def _clock_note(self) -> str:
+        """What the message says when the time budget cut search steps short (nothing otherwise)."""
+        if not self.clock_stops_:
+            return ""
+        return (f" The {self.max_seconds_:g} s time budget cut short: {', '.join(self.clock_stops_)}; the same seed "
+                "may give another plan on a faster or slower machine (a larger time budget avoids that).")
+
     def _budget(self, n: int) -> float:
         """The time budget: ``max_seconds``, or 30 s (60 s from :data:`LARGE_PROBLEM_UNITS` units), x
         :data:`THOROUGH_BUDGET` when thorough."""
@@ -337,12 +344,9 @@ class TerritoryDesigner:
         search = self._search(problem, assign, baseline_plan, start + self.max_seconds_)
         self.plan_ = self._plan(problem, search.assign)
         self.status_, self.message_ = search.verdict()
-        self.balance_message_ = self.message_
+        self._balance_message = self.message_
         self.clock_stops_ = list(search.clock_stops)
-        if self.clock_stops_:
-            self.message_ += (f" The {self.max_seconds_:g} s time budget cut short: {', '.join(self.clock_stops_)};"
-                              " the same seed may give another plan on a faster or slower machine (a larger time"
-                              " budget avoids that).")
+        self.message_ += self._clock_note()
         self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
         self.summary_["max_dev_balance"] = float(np.abs(search.deviations()).max()) if k else 0.0
         self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
@@ -373,7 +377,7 @@ class TerritoryDesigner:
                                     max_seconds=left * share, compute_bound=self.compute_bound,
                                     centre_blend=self.centre_blend, centre_iterations=self.centre_iterations,
                                     thorough=self.thorough)
-            sub._fit_one(split.region_inputs(inputs, region, self.named_), time.perf_counter())  # noqa: SLF001
+            sub._fit_one(split.region_inputs(inputs, region, self.named_), time.perf_counter())
             subs[region] = sub
         problem = _merged_problem(problem, subs.values())
         assign = _merged(problem, subs.values(), lambda d: d.plan_.assignment)
@@ -384,11 +388,8 @@ class TerritoryDesigner:
         dev = check.deviations()
         self.clock_stops_ = list(dict.fromkeys(c for d in subs.values() for c in d.clock_stops_))
         self.status_, self.message_ = split.verdict(problem, check, subs, self.scenario)
-        self.balance_message_ = self.message_
-        if self.clock_stops_:
-            self.message_ += (f" The {self.max_seconds_:g} s time budget cut short: {', '.join(self.clock_stops_)};"
-                              " the same seed may give another plan on a faster or slower machine (a larger time"
-                              " budget avoids that).")
+        self._balance_message = self.message_
+        self.message_ += self._clock_note()
         self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
         self.summary_["max_dev_balance"] = float(np.abs(dev).max())
         self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
@@ -723,7 +724,8 @@ class RegionSplit:
             "the balance measure"
         home = self.rep.reindex(problem.rep_ids).to_numpy(dtype=object)
         reasons = []
-        for region in self.covered:
+        worst_first = sorted(self.covered, key=lambda g: -float(np.abs(dev[home == g]).max()))
+        for region in worst_first:
             members = np.flatnonzero(home == region)
             capacity, got = float(problem.shares[members].sum()), float(held[members].sum())
             if abs(got / capacity - 1.0) > tol + 1e-9:
@@ -734,7 +736,7 @@ class RegionSplit:
                 reasons.append(f"{region} holds {got:.1%} of {what} but its {len(members)} rep{'' if one else 's'} "
                                f"{'is' if one else 'are'} {capacity:.1%} of capacity: {_names(tids)} cannot come within "
                                f"±{tol:.1%} of {'its target' if one else 'their targets'} ({span}).")
-        reasons += [f"Within {region}: {sub.balance_message_}" for region, sub in subs.items() if sub.status_ != "ok"]
+        reasons += [f"Within {region}: {sub._balance_message}" for region, sub in subs.items() if sub.status_ != "ok"]
         for rep in self.idle_reps:
             reasons.append(f"Rep {rep}'s home is in {self.rep[rep]}, where the design has no ZIP area: "
                            f"{territory_id(rep)} gets no territory. Move the home base, or {_CROSS_REGION_FIX}.")
@@ -1597,6 +1599,8 @@ class _LocalSearch:
     def verdict(self) -> tuple[str, str]:
         dev = self.deviations()
         worst = int(np.argmax(np.abs(dev)))
+        if self.k == 1:
+            return "ok", f"One rep: every ZIP area is in {self.p.tids[0]}, and it is on target."
         if abs(dev[worst]) <= self.tol + 1e-9:
             return "ok", f"All {self.k} territories are within ±{self.tol:.1%} of their targets."
         reasons = [f"Territory {self.p.tids[worst]} is {dev[worst]:+.1%} from its target (tolerance "

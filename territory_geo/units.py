@@ -110,7 +110,10 @@ class Units:
         Accounts of other units map to no ZIP (NaN)."""
         region = self.region.to_dict()
         keep = {z for z, r in region.items() if r in set(regions)}
-        joined = lambda a, b: b in keep and region[a] == region[b]  # noqa: E731
+
+        def joined(a: str, b: str) -> bool:
+            return b in keep and region[a] == region[b]
+
         table = self.table[self.table.index.isin(keep)]
         neighbors = {a: tuple(b for b in nbrs if joined(a, b)) for a, nbrs in self.neighbors.items() if a in keep}
         return replace(self, table=table, neighbors=neighbors,
