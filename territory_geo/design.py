@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -693,8 +694,9 @@ class RegionSplit:
                 problems.append(f"ZIP {zip5} ({zone}) is locked to rep {rep}, whose home is in {home}: unlock it "
                                 f"or lock it to a rep based in {zone}.")
         if problems:
-            msg = " ".join([*problems, "No road joins one region to another, so territories stay inside their "
-                            f"region unless you {_CROSS_REGION_FIX}."])
+            problems.append("No road joins one region to another, so territories stay inside their region unless "
+                            f"you {_CROSS_REGION_FIX}.")
+            msg = " ".join(problems)
             raise TerritoryError(msg)
 
     def region_inputs(self, inputs: DesignInputs, region: str, named: dict[str, str]) -> DesignInputs:
@@ -787,7 +789,8 @@ def _names(ids: list[str], limit: int = 5) -> str:
     return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-def _merged(problem: _Problem, subs: Any, labels_of: Any) -> np.ndarray:
+def _merged(problem: _Problem, subs: Iterable[TerritoryDesigner],
+            labels_of: Callable[[TerritoryDesigner], np.ndarray]) -> np.ndarray:
     """Rep positions of ``problem`` for every unit, from the regions' designs (``labels_of(design)``: their own
     positions, -1 for none)."""
     pos = {z: i for i, z in enumerate(problem.geo.zips.tolist())}
@@ -801,12 +804,12 @@ def _merged(problem: _Problem, subs: Any, labels_of: Any) -> np.ndarray:
     return out
 
 
-def _merged_problem(problem: _Problem, subs: Any) -> _Problem:
+def _merged_problem(problem: _Problem, subs: Iterable[TerritoryDesigner]) -> _Problem:
     """The whole design's problem with the locks the regions' designs used."""
     return replace(problem, locked=_merged(problem, subs, lambda d: d.problem_.locked))
 
 
-def _merged_bound(subs: Any) -> float | None:
+def _merged_bound(subs: Iterable[TerritoryDesigner]) -> float | None:
     """The regions' LP bounds combined, weighted by their potential (None if any region has none)."""
     parts = [(sub.lp_bound_km_, float(sub.problem_.geo.values[:, 0].sum())) for sub in subs]
     if any(bound is None for bound, _ in parts):

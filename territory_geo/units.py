@@ -38,8 +38,8 @@ from scipy.spatial import cKDTree
 from territory_geo import geocode
 from territory_geo.errors import InputFileError
 from territory_geo.io import normalise_name
-from territory_geo.settings import (DISPLAY_CRS, EQUAL_AREA_CRS, FAR_ACCOUNT_KM, SUBURBAN_MAX_KM2, URBAN_MAX_KM2,
-                                    UPLOAD_NAME_MAX_CHARS)
+from territory_geo.settings import (DISPLAY_CRS, EQUAL_AREA_CRS, FAR_ACCOUNT_KM, SUBURBAN_MAX_KM2,
+                                    UPLOAD_NAME_MAX_CHARS, URBAN_MAX_KM2)
 
 #: Column names recognised as the ZIP of a polygon file (after :func:`normalise_name`).
 ZIP_AREA_COLUMNS: tuple[str, ...] = ("zip", "zcta", "zcta5ce20", "zcta5ce10", "geoid20", "geoid10", "zcta5",

@@ -386,7 +386,7 @@ def _small_geojson() -> bytes:
     return _atlanta_squares().to_json().encode()
 
 
-def _upload_folder(tmp_path, monkeypatch) -> "Path":
+def _upload_folder(tmp_path, monkeypatch):
     """A fresh folder that tempfile (and so every upload's temporary folder) uses for this test."""
     import tempfile
 
@@ -430,10 +430,10 @@ def test_an_upload_that_cannot_be_read_leaves_no_temporary_file(tmp_path, monkey
 
 @pytest.mark.parametrize(("name", "message"), [
     ("a\x00b.geojson", r"^The ZIP areas file name contains a NUL character; rename the file and upload it again\.$"),
-    ("zcta.shp", r"^zcta\.shp: a Shapefile cannot be read without its \.dbf, \.shx and \.prj files\. Zip the four "
-                 r"files together and upload the \.zip\.$"),
-    ("../../etc/passwd", r"^passwd: not a polygon file type the workbench reads\. Upload a GeoJSON \(\.geojson, "
-                         r"\.json\), a GeoPackage \(\.gpkg\), or a zipped Shapefile \(\.zip\)\.$"),
+    ("zcta.shp", (r"^zcta\.shp: a Shapefile cannot be read without its \.dbf, \.shx and \.prj files\. Zip the four "
+                  r"files together and upload the \.zip\.$")),
+    ("../../etc/passwd", (r"^passwd: not a polygon file type the workbench reads\. Upload a GeoJSON \(\.geojson, "
+                          r"\.json\), a GeoPackage \(\.gpkg\), or a zipped Shapefile \(\.zip\)\.$")),
     ("areas.geojson.exe", r"^areas\.geojson\.exe: not a polygon file type"),
 ])
 def test_an_upload_name_with_nul_or_another_suffix_is_refused(name, message, tmp_path, monkeypatch):
