@@ -28,12 +28,20 @@
 
 Scenarios are data (:class:`Scenario`): balance weights, tolerance, start (optimised or current ownership),
 disruption budget, proximity weight. Locked ZIPs never move; named accounts count for their rep wherever they sit.
+
+**Road regions** (:attr:`territory_geo.units.Units.region`: the lower 48 and DC, and each state outside them): no
+road joins two, so unless ``allow_cross_region`` a unit only goes to a rep whose home is in its region. Each region
+is designed on its own (its reps share its total by capacity, the targets it can reach), and the plan is reported
+against the global targets; the verdict names any region whose reps' capacity share differs from its share of the
+measure by more than the tolerance. Units of a region with no rep home are left out of the plan and reported
+(:attr:`TerritoryDesigner.uncovered_`). With one region the engine runs exactly as without regions.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -50,7 +58,7 @@ from territory_geo.metrics import plan_summary, territory_table
 from territory_geo.plan import METRICS, Geography, Plan, split_named_accounts
 from territory_geo.polish import CompactnessPolish, past
 from territory_geo.settings import DISPLAY_CRS, EQUAL_AREA_CRS, CapacitySettings, DriveTimeSettings
-from territory_geo.units import Units
+from territory_geo.units import Units, point_regions
 
 #: Balance components: the four additive unit figures plus travel (hours a year from the rep's home).
 COMPONENTS: tuple[str, ...] = (*METRICS, "travel")
@@ -216,6 +224,10 @@ class TerritoryDesigner:
         the region around them as one set-partitioning problem (:mod:`territory_geo.repartition`). Slower: the
         time budget is :data:`THOROUGH_BUDGET` times longer by default: the usual steps keep their usual share of it,
         and the re-draw, after the polish, may take most of the rest.
+    allow_cross_region
+        Let territories span road regions (Alaska, Hawaii, Puerto Rico, ... and the lower 48, which no road joins):
+        the whole country is designed as one, and units of a region without a rep join the nearest territory. Off
+        by default: each region is designed for the reps based there.
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -240,12 +252,18 @@ class TerritoryDesigner:
     travel_source_
         ``"graph"`` when the travel component used road drive times (``DesignInputs.cost``), else ``"estimated"``
         (the drive-time module's crow-fly estimate).
+    uncovered_
+        What the plan leaves out because no rep is based in its region: ``{"regions": [...], "zips": n,
+        "accounts": n, "potential": x}`` (named accounts count for their rep, not here).
+    regions_
+        One record per road region: ``region``, ``zips``, ``potential_share`` (of the units' potential), ``reps``
+        (ids of the reps based there) and their ``capacity_share``.
     """
 
     def __init__(self, scenario: Scenario | str = "evenness", tolerance: float | None = None, seed: int = 0,
                  pin_top_n: int = 0, lock_homes: bool = False, max_seconds: float | None = None,
                  compute_bound: bool = True, centre_blend: float = 0.5, centre_iterations: int = 1,
-                 thorough: bool = False) -> None:
+                 thorough: bool = False, allow_cross_region: bool = False) -> None:
         if isinstance(scenario, str):
             if scenario not in SCENARIOS:
                 msg = f"`scenario` was {scenario!r} but is expected to be one of {list(SCENARIOS)}."
@@ -272,12 +290,46 @@ class TerritoryDesigner:
             msg = f"`thorough` was {thorough!r} but is expected to be true or false."
             raise TerritoryError(msg)
         self.thorough = bool(thorough)
+        if not isinstance(allow_cross_region, (bool, np.bool_)):
+            msg = f"`allow_cross_region` was {allow_cross_region!r} but is expected to be true or false."
+            raise TerritoryError(msg)
+        self.allow_cross_region = bool(allow_cross_region)
 
     # ------------------------------------------------------------------------------------------------------------
 
     def fit(self, inputs: DesignInputs) -> TerritoryDesigner:
         """Design the territories; results land in the attributes ending in ``_``."""
         start = time.perf_counter()
+        split = RegionSplit.of(inputs)
+        split.check(inputs, self.allow_cross_region)
+        if self.allow_cross_region or split.single:
+            self._fit_one(inputs, start)
+        elif len(split.covered) == 1 and not split.idle_reps:  # one region designed, others left out
+            self._fit_one(replace(inputs, units=inputs.units.within_regions(split.covered)), start)
+        else:
+            self._fit_regions(inputs, split, start)
+        self.uncovered_ = {"regions": [], "zips": 0, "accounts": 0, "potential": 0.0} if self.allow_cross_region \
+            else split.uncovered_record(inputs, self.named_)
+        self.regions_ = split.records(inputs, self)
+        if self.uncovered_["regions"]:
+            self.message_ += " " + split.uncovered_note(self.uncovered_)
+        return self
+
+    def _clock_note(self) -> str:
+        """What the message says when the time budget cut search steps short (nothing otherwise)."""
+        if not self.clock_stops_:
+            return ""
+        return (f" The {self.max_seconds_:g} s time budget cut short: {', '.join(self.clock_stops_)}; the same seed "
+                "may give another plan on a faster or slower machine (a larger time budget avoids that).")
+
+    def _budget(self, n: int) -> float:
+        """The time budget: ``max_seconds``, or 30 s (60 s from :data:`LARGE_PROBLEM_UNITS` units), x
+        :data:`THOROUGH_BUDGET` when thorough."""
+        return self.max_seconds if self.max_seconds is not None else (
+            60.0 if n >= LARGE_PROBLEM_UNITS else 30.0) * (THOROUGH_BUDGET if self.thorough else 1)
+
+    def _fit_one(self, inputs: DesignInputs, start: float) -> None:
+        """Design all of ``inputs`` as one (the engine without regions)."""
         problem = self._problem(inputs)
         k = len(problem.tids)
         self.kmeans_plan_ = self._plan(problem, self._kmeans(problem))
@@ -289,16 +341,13 @@ class TerritoryDesigner:
             assign = self._disruption_start(problem, baseline_plan.assignment)
         else:
             assign = self._transport(problem)
-        self.max_seconds_ = self.max_seconds if self.max_seconds is not None else (
-            60.0 if problem.geo.n >= LARGE_PROBLEM_UNITS else 30.0) * (THOROUGH_BUDGET if self.thorough else 1)
+        self.max_seconds_ = self._budget(problem.geo.n)
         search = self._search(problem, assign, baseline_plan, start + self.max_seconds_)
         self.plan_ = self._plan(problem, search.assign)
         self.status_, self.message_ = search.verdict()
+        self._balance_message = self.message_
         self.clock_stops_ = list(search.clock_stops)
-        if self.clock_stops_:
-            self.message_ += (f" The {self.max_seconds_:g} s time budget cut short: {', '.join(self.clock_stops_)};"
-                              " the same seed may give another plan on a faster or slower machine (a larger time"
-                              " budget avoids that).")
+        self.message_ += self._clock_note()
         self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
         self.summary_["max_dev_balance"] = float(np.abs(search.deviations()).max()) if k else 0.0
         self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
@@ -313,7 +362,47 @@ class TerritoryDesigner:
         optimised = self.scenario.start != "current"
         self.lp_bound_km_ = lp_lower_bound(problem) if self.compute_bound and optimised else None
         self.problem_ = problem
-        return self
+
+    def _fit_regions(self, inputs: DesignInputs, split: RegionSplit, start: float) -> None:
+        """Design each covered region for the reps based there (smallest first, each with its share of the time
+        left), then report the whole against the global targets."""
+        covered = replace(inputs, units=inputs.units.within_regions(split.covered))
+        problem = self._problem(covered)
+        self.max_seconds_ = self._budget(problem.geo.n)
+        sizes = {r: int((split.unit == r).sum()) for r in split.covered}
+        subs: dict[str, TerritoryDesigner] = {}
+        for region in sorted(split.covered, key=lambda r: (sizes[r], r)):
+            left = max(start + self.max_seconds_ - time.perf_counter(), 1e-3)
+            share = sizes[region] / sum(sizes[r] for r in split.covered if r not in subs)
+            sub = TerritoryDesigner(self.scenario, seed=self.seed, lock_homes=self.lock_homes,
+                                    max_seconds=left * share, compute_bound=self.compute_bound,
+                                    centre_blend=self.centre_blend, centre_iterations=self.centre_iterations,
+                                    thorough=self.thorough)
+            sub._fit_one(split.region_inputs(inputs, region, self.named_), time.perf_counter())
+            subs[region] = sub
+        problem = _merged_problem(problem, subs.values())
+        assign = _merged(problem, subs.values(), lambda d: d.plan_.assignment)
+        self.plan_ = self._plan(problem, assign)
+        self.kmeans_plan_ = self._plan(problem, _merged(problem, subs.values(), lambda d: d.kmeans_plan_.assignment))
+        baseline_plan = self._baseline_plan(problem, inputs.baseline)
+        check = _LocalSearch(problem, assign, self.scenario, baseline=None, deadline=np.inf)
+        dev = check.deviations()
+        self.clock_stops_ = list(dict.fromkeys(c for d in subs.values() for c in d.clock_stops_))
+        self.status_, self.message_ = split.verdict(problem, check, subs, self.scenario)
+        self._balance_message = self.message_
+        self.message_ += self._clock_note()
+        self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
+        self.summary_["max_dev_balance"] = float(np.abs(dev).max())
+        self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
+                                      dict(zip(problem.tids, problem.rep_ids, strict=True)))
+        self.kmeans_summary_ = plan_summary(self.kmeans_plan_, problem.shares, problem.homes)
+        self.baseline_plan_ = baseline_plan
+        self.baseline_summary_ = None if baseline_plan is None else plan_summary(
+            baseline_plan, problem.shares, problem.homes, baseline_plan, problem.unit_arr)
+        self.runtime_s_ = time.perf_counter() - start
+        self.travel_source_ = "estimated" if inputs.cost is None else "graph"
+        self.lp_bound_km_ = _merged_bound(subs.values())
+        self.problem_ = problem
 
     def _search(self, problem: _Problem, assign: np.ndarray, baseline_plan: Plan | None,
                 deadline: float) -> _LocalSearch:
@@ -358,9 +447,7 @@ class TerritoryDesigner:
         capacity = reps["capacity"].astype(float).fillna(CapacitySettings().full_capacity_units).to_numpy()
         shares = capacity / capacity.sum()
 
-        named = dict(pinned_accounts(inputs.scored, self.pin_top_n))
-        named.update(inputs.named)
-        named = {a: r for a, r in named.items() if r in rep_pos}
+        named = self._named(inputs, rep_ids)
         self.named_ = named
         unit_values, fixed = split_named_accounts(inputs.units, inputs.scored, {a: territory_id(r)
                                                                               for a, r in named.items()})
@@ -410,6 +497,12 @@ class TerritoryDesigner:
                         fixed=fixed_arr, weights=weights, weight_u=weight_u, locked=locked, fixed_frame=fixed,
                         unit_arr=inputs.units.table["arr"].reindex(geo.zips).to_numpy(float),
                         road_times=inputs.cost is not None)
+
+    def _named(self, inputs: DesignInputs, rep_ids: list[str]) -> dict[str, str]:
+        """Named accounts (given, plus each owner's pinned top accounts) of the reps in ``rep_ids``."""
+        named = dict(pinned_accounts(inputs.scored, self.pin_top_n))
+        named.update(inputs.named)
+        return {a: r for a, r in named.items() if r in set(rep_ids)}
 
     @staticmethod
     def _visits(inputs: DesignInputs, geo: Geography, named: dict[str, str]) -> np.ndarray:
@@ -522,6 +615,207 @@ class TerritoryDesigner:
                 break
             x = again
         return np.asarray(x.argmax(axis=1)).ravel().astype(np.int64)
+
+
+# --- road regions ------------------------------------------------------------------------------------------------
+
+_CROSS_REGION_FIX = "allow territories across regions (allow_cross_region)"
+
+
+@dataclass(frozen=True)
+class RegionSplit:
+    """The road regions of a design: each unit's (:attr:`territory_geo.units.Units.region`) and each homed rep's
+    (the region of the home's nearest ZIP, :func:`territory_geo.units.point_regions`).
+
+    Attributes
+    ----------
+    unit
+        ZIP -> region of every unit.
+    rep
+        Rep id -> region of the rep's home, for the reps that have one.
+    """
+
+    unit: pd.Series
+    rep: pd.Series
+
+    @classmethod
+    def of(cls, inputs: DesignInputs) -> RegionSplit:
+        """The regions of a design's units and reps."""
+        homed = inputs.reps.dropna(subset=["home_lat", "home_lon"])
+        rep = pd.Series(point_regions(homed["home_lon"].to_numpy(float), homed["home_lat"].to_numpy(float)),
+                        index=homed["rep_id"].astype(str).to_numpy(), dtype=object)
+        return cls(unit=inputs.units.region.astype(object), rep=rep)
+
+    @property
+    def single(self) -> bool:
+        """Whether every unit and every home lies in one region (the engine then runs as without regions)."""
+        return len(set(self.unit) | set(self.rep)) <= 1
+
+    @property
+    def covered(self) -> list[str]:
+        """Regions with units and at least one rep based there."""
+        return sorted(set(self.unit) & set(self.rep))
+
+    @property
+    def uncovered(self) -> list[str]:
+        """Regions with units but no rep based there."""
+        return sorted(set(self.unit) - set(self.rep))
+
+    @property
+    def idle_reps(self) -> list[str]:
+        """Reps based in a region with no unit of the design."""
+        return [r for r, region in self.rep.items() if region not in set(self.unit)]
+
+    def check(self, inputs: DesignInputs, allow_cross_region: bool) -> None:
+        """Refuse, before anything runs, a design no plan can satisfy: no rep with a home, fewer ZIP areas than reps
+        (in all, or in a region for the reps based there), a ZIP locked to a rep based in another region."""
+        n, k = len(self.unit), len(self.rep)
+        if k == 0:
+            msg = "No rep has a home base; add home ZIPs or coordinates to the reps file."
+            raise TerritoryError(msg)
+        if n < k:
+            msg = (f"{n:,} ZIP areas for {k:,} reps: every rep needs at least one ZIP area. Remove reps from the "
+                   "roster, or load finer ZIP polygons (--zip-areas on the command line, the ZIP/ZCTA polygons "
+                   "upload in the app) so that there are at least as many ZIP areas as reps.")
+            raise TerritoryError(msg)
+        if allow_cross_region or self.single:
+            return
+        problems = []
+        for region in self.covered:
+            reps = [r for r, g in self.rep.items() if g == region]
+            zips = int((self.unit == region).sum())
+            if zips < len(reps):
+                problems.append(f"{region}: {zips:,} ZIP area(s) for {len(reps)} reps based there "
+                                f"({_names(reps)}): every rep needs at least one ZIP area of their own region. "
+                                "Remove reps or move their home bases, or load finer ZIP polygons (--zip-areas).")
+        for zip5, rep in inputs.locks.items():
+            zone, home = self.unit.get(zip5), self.rep.get(rep)
+            if zone is not None and home is not None and zone != home:
+                problems.append(f"ZIP {zip5} ({zone}) is locked to rep {rep}, whose home is in {home}: unlock it "
+                                f"or lock it to a rep based in {zone}.")
+        if problems:
+            problems.append("No road joins one region to another, so territories stay inside their region unless "
+                            f"you {_CROSS_REGION_FIX}.")
+            msg = " ".join(problems)
+            raise TerritoryError(msg)
+
+    def region_inputs(self, inputs: DesignInputs, region: str, named: dict[str, str]) -> DesignInputs:
+        """The design inputs of one region: its units, the reps based there, their named accounts and locks (the
+        accounts named to other reps are taken out, as they count for those reps)."""
+        reps = {r for r, g in self.rep.items() if g == region}
+        elsewhere = {a for a, r in named.items() if r not in reps}
+        scored = inputs.scored[~inputs.scored["account_id"].astype(str).isin(elsewhere)]
+        units = inputs.units.within_regions([region])
+        units = replace(units, account_zip=units.account_zip.reindex(scored.index))
+        baseline = None if inputs.baseline is None else inputs.baseline[inputs.baseline.index.isin(
+            units.table.index)]
+        return DesignInputs(units=units, scored=scored, reps=inputs.reps[inputs.reps["rep_id"].astype(str).isin(reps)],
+                            baseline=baseline, locks={z: r for z, r in inputs.locks.items() if r in reps},
+                            named={a: r for a, r in named.items() if r in reps}, cost=inputs.cost)
+
+    def verdict(self, problem: _Problem, check: _LocalSearch, subs: dict[str, TerritoryDesigner],
+                scenario: Scenario) -> tuple[str, str]:
+        """Status and message of a plan designed region by region, against the global targets: regions whose reps'
+        capacity share differs from the share of the measure they hold by more than the tolerance, the regions'
+        own verdicts, and reps based where the design has no unit."""
+        tol = scenario.tolerance
+        dev = check.deviations()
+        totals = check.comp_tally.sum(axis=0)
+        held = (check.comp_tally / np.where(totals > 0, totals, 1.0)) @ check.weights
+        what = "the potential" if np.count_nonzero(check.weights) == 1 and check.weights[0] > 0 else \
+            "the balance measure"
+        home = self.rep.reindex(problem.rep_ids).to_numpy(dtype=object)
+        reasons = []
+        worst_first = sorted(self.covered, key=lambda g: -float(np.abs(dev[home == g]).max()))
+        for region in worst_first:
+            members = np.flatnonzero(home == region)
+            capacity, got = float(problem.shares[members].sum()), float(held[members].sum())
+            if abs(got / capacity - 1.0) > tol + 1e-9:
+                tids = [problem.tids[i] for i in members]
+                one = len(members) == 1
+                low, high = f"{dev[members].min():+.0%}", f"{dev[members].max():+.0%}"
+                span = low if low == high else f"{high} to {low}"
+                reasons.append(f"{region} holds {got:.1%} of {what} but its {len(members)} rep{'' if one else 's'} "
+                               f"{'is' if one else 'are'} {capacity:.1%} of capacity: {_names(tids)} cannot come within "
+                               f"±{tol:.1%} of {'its target' if one else 'their targets'} ({span}).")
+        reasons += [f"Within {region}: {sub._balance_message}" for region, sub in subs.items() if sub.status_ != "ok"]
+        for rep in self.idle_reps:
+            reasons.append(f"Rep {rep}'s home is in {self.rep[rep]}, where the design has no ZIP area: "
+                           f"{territory_id(rep)} gets no territory. Move the home base, or {_CROSS_REGION_FIX}.")
+        if np.abs(dev).max() <= tol + 1e-9 and not reasons:
+            return "ok", (f"All {len(dev)} territories are within ±{tol:.1%} of their targets, each inside its road "
+                          f"region ({', '.join(self.covered)}).")
+        if not reasons:
+            worst = int(np.argmax(np.abs(dev)))
+            reasons.append(f"Territory {problem.tids[worst]} is {dev[worst]:+.1%} from its target (tolerance "
+                           f"±{tol:.1%}).")
+        return "infeasible", " ".join(reasons)
+
+    def uncovered_record(self, inputs: DesignInputs, named: dict[str, str]) -> dict[str, Any]:
+        """What no territory covers: the regions without a rep, their ZIP count, and their accounts and potential
+        (named accounts excluded: they count for their rep)."""
+        zips = set(self.unit.index[self.unit.isin(self.uncovered)])
+        inside = inputs.units.account_zip.reindex(inputs.scored.index).isin(zips)
+        mask = inside & ~inputs.scored["account_id"].astype(str).isin(set(named))
+        return {"regions": self.uncovered, "zips": len(zips), "accounts": int(mask.sum()),
+                "potential": float(inputs.scored.loc[mask, "potential"].sum())}
+
+    def uncovered_note(self, record: dict[str, Any]) -> str:
+        """The sentence naming what the plan leaves out (:meth:`uncovered_record`)."""
+        regions = record["regions"]
+        names = regions[0] if len(regions) == 1 else ", ".join(regions[:-1]) + f" and {regions[-1]}"
+        one = len(regions) == 1
+        return (f"{names} {'has' if one else 'have'} no rep based there: {'its' if one else 'their'} "
+                f"{record['zips']:,} ZIP areas ({record['accounts']:,} accounts, ${record['potential']:,.0f} potential) "
+                f"are left out of the plan. Add a rep based there, or {_CROSS_REGION_FIX} to give them to the nearest "
+                "territory.")
+
+    def records(self, inputs: DesignInputs, designer: TerritoryDesigner) -> list[dict[str, Any]]:
+        """One record per region: its ZIP areas, its share of their potential, the reps based there and their
+        share of the capacity."""
+        shares = dict(zip(designer.problem_.rep_ids, designer.problem_.shares.tolist(), strict=True))
+        potential = inputs.units.table["potential"].groupby(self.unit).sum()
+        total = max(float(potential.sum()), 1e-12)
+        out = []
+        for region in sorted(set(self.unit) | set(self.rep)):
+            reps = sorted(r for r, g in self.rep.items() if g == region)
+            out.append({"region": region, "zips": int((self.unit == region).sum()),
+                        "potential_share": float(potential.get(region, 0.0)) / total, "reps": reps,
+                        "capacity_share": float(sum(shares.get(r, 0.0) for r in reps))})
+        return out
+
+
+def _names(ids: list[str], limit: int = 5) -> str:
+    return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _merged(problem: _Problem, subs: Iterable[TerritoryDesigner],
+            labels_of: Callable[[TerritoryDesigner], np.ndarray]) -> np.ndarray:
+    """Rep positions of ``problem`` for every unit, from the regions' designs (``labels_of(design)``: their own
+    positions, -1 for none)."""
+    pos = {z: i for i, z in enumerate(problem.geo.zips.tolist())}
+    rep_pos = {r: i for i, r in enumerate(problem.rep_ids)}
+    out = np.full(problem.geo.n, -1, dtype=np.int64)
+    for sub in subs:
+        idx = np.array([pos[z] for z in sub.problem_.geo.zips.tolist()], dtype=np.int64)
+        to_global = np.array([rep_pos[r] for r in sub.problem_.rep_ids], dtype=np.int64)
+        labels = np.asarray(labels_of(sub), dtype=np.int64)
+        out[idx] = np.where(labels >= 0, to_global[np.maximum(labels, 0)], -1)
+    return out
+
+
+def _merged_problem(problem: _Problem, subs: Iterable[TerritoryDesigner]) -> _Problem:
+    """The whole design's problem with the locks the regions' designs used."""
+    return replace(problem, locked=_merged(problem, subs, lambda d: d.problem_.locked))
+
+
+def _merged_bound(subs: Iterable[TerritoryDesigner]) -> float | None:
+    """The regions' LP bounds combined, weighted by their potential (None if any region has none)."""
+    parts = [(sub.lp_bound_km_, float(sub.problem_.geo.values[:, 0].sum())) for sub in subs]
+    if any(bound is None for bound, _ in parts):
+        return None
+    total = sum(weight for _, weight in parts)
+    return float(sum(bound * weight for bound, weight in parts) / total) if total > 0 else float("nan")
 
 
 def _transport_problem(problem: _Problem) -> _Transport:
@@ -1308,6 +1602,8 @@ class _LocalSearch:
     def verdict(self) -> tuple[str, str]:
         dev = self.deviations()
         worst = int(np.argmax(np.abs(dev)))
+        if self.k == 1:
+            return "ok", f"One rep: every ZIP area is in {self.p.tids[0]}, and it is on target."
         if abs(dev[worst]) <= self.tol + 1e-9:
             return "ok", f"All {self.k} territories are within ±{self.tol:.1%} of their targets."
         reasons = [f"Territory {self.p.tids[worst]} is {dev[worst]:+.1%} from its target (tolerance "

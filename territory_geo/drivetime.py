@@ -14,6 +14,10 @@
 * **Estimate**: crow-fly distance x circuity / speed with factors per urban / suburban / rural class
   (:class:`Estimate`); with a graph loaded, :func:`calibrate` fits the factors from it and reports the median error.
   Every figure from the estimate carries ``source = "estimated"``.
+* **Across water**: no road joins two road regions (the lower 48, Alaska, Hawaii, Puerto Rico, ...;
+  :attr:`territory_geo.units.Units.region`). A rep home -> target pair whose ends lie in different regions is never
+  a graph figure: it is estimated and flagged (:attr:`Matrix.across_water`, :func:`across_water`, the
+  ``across_water`` column of :func:`drive_hours`, ``n_across_water`` in ``calibration.json``).
 * **Drive hours**: visits a year (touchpoints x the in-person share) x the round trip from the rep's home ÷ 12, plus
   meeting time, as a share of the working month against the 25 % target and the 30 h/month red flag
   (:func:`drive_hours`).
@@ -23,8 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +168,7 @@ def read_graph(path: str | Path, settings: DriveTimeSettings | None = None, name
         raise InputFileError(msg)
     suffix = _suffix(path)
     try:
-        graph = _read_by_suffix(path, suffix)
+        graph = _read_by_suffix(path, suffix, name)
     except (InputFileError, DriveTimeUnavailableError):
         raise
     except Exception as exc:  # noqa: BLE001 - readers raise many kinds; the user needs the file and the reason
@@ -172,7 +177,24 @@ def read_graph(path: str | Path, settings: DriveTimeSettings | None = None, name
     return prepare_graph(graph, name, settings)
 
 
-def _read_by_suffix(path: Path, suffix: str) -> nx.MultiDiGraph:
+def read_graph_bytes(data: bytes, name: str, settings: DriveTimeSettings | None = None) -> RoadGraph:
+    """A road graph from an upload's bytes. ``name`` is the client's file name: it picks the reader by its longest
+    suffix in :data:`GRAPH_SUFFIXES` and, sanitised, labels the graph; it never becomes a path. The bytes are read
+    from a fixed-name file in a fresh temporary folder, deleted afterwards (also when reading fails)."""
+    from territory_geo.units import display_name, upload_suffix
+
+    suffix = upload_suffix(name, GRAPH_SUFFIXES, "road graph")
+    label = display_name(name)
+    if suffix is None:
+        msg = f"{label}: unknown road graph format; use one of {', '.join(GRAPH_SUFFIXES)}."
+        raise InputFileError(msg)
+    with tempfile.TemporaryDirectory(prefix="territory-geo-") as folder:
+        path = Path(folder) / f"roads{suffix}"
+        path.write_bytes(data)
+        return read_graph(path, settings, name=label)
+
+
+def _read_by_suffix(path: Path, suffix: str, name: str | None = None) -> nx.MultiDiGraph:
     import osmnx as ox
 
     if suffix in (".osm", ".osm.xml", ".xml"):
@@ -185,11 +207,11 @@ def _read_by_suffix(path: Path, suffix: str) -> nx.MultiDiGraph:
         osm = pyrosm.OSM(str(path))
         found = osm.get_network(network_type="driving", nodes=True)
         if found is None or found[1] is None or len(found[1]) == 0:
-            msg = f"{path.name} holds no drivable roads."
+            msg = f"{name or path.name} holds no drivable roads."
             raise DriveTimeUnavailableError(msg)
         nodes, edges = found
         return osm.to_graph(nodes, edges, graph_type="networkx", osmnx_compatible=True)
-    msg = f"{path.name}: unknown road graph format; use one of {', '.join(GRAPH_SUFFIXES)}."
+    msg = f"{name or path.name}: unknown road graph format; use one of {', '.join(GRAPH_SUFFIXES)}."
     raise InputFileError(msg)
 
 
@@ -294,10 +316,14 @@ class Matrix:
     covered
         ``S x T``: True where both ends lie within the graph's reach (:attr:`DriveTimeSettings.max_snap_km`) and
         the minutes come from the graph; False where they come from the estimate.
+    across_water
+        ``S x T``: True where the two ends lie in different road regions (no road joins them; the figure is the
+        estimate). None when the regions were not given.
     """
 
     minutes: np.ndarray
     covered: np.ndarray
+    across_water: np.ndarray | None = None
 
     def source(self) -> np.ndarray:
         """``"graph"`` or ``"estimated"`` for every figure."""
@@ -316,38 +342,47 @@ def _graph_minutes(graph: RoadGraph, origins: np.ndarray, targets: np.ndarray, s
 
 
 def _matrix(origins: np.ndarray, targets: np.ndarray, target_classes: np.ndarray | None, graph: RoadGraph | None,
-            estimate: Estimate | None, settings: DriveTimeSettings | None, seconds_fn: Any) -> Matrix:
+            estimate: Estimate | None, settings: DriveTimeSettings | None, seconds_fn: Any,
+            regions: tuple[np.ndarray | None, np.ndarray | None] = (None, None)) -> Matrix:
     """Graph minutes where both ends are within reach (``seconds_fn(origin nodes, target nodes)`` gives the road
-    seconds), the estimate everywhere else."""
+    seconds) in the same road region (``regions``: of the origins and of the targets), the estimate everywhere
+    else."""
     settings = settings or DriveTimeSettings()
     estimate = estimate or Estimate.default(settings)
     origins, targets = np.asarray(origins, float).reshape(-1, 2), np.asarray(targets, float).reshape(-1, 2)
     classes = np.full(len(targets), "suburban", dtype=object) if target_classes is None else \
         np.asarray(target_classes, dtype=object)
     guess = estimate.minutes(crow_km(origins, targets), classes)
+    across = None if regions[0] is None or regions[1] is None else \
+        np.asarray(regions[0], dtype=object)[:, None] != np.asarray(regions[1], dtype=object)[None, :]
     if graph is None:
-        return Matrix(minutes=guess, covered=np.zeros(guess.shape, dtype=bool))
+        return Matrix(minutes=guess, covered=np.zeros(guess.shape, dtype=bool), across_water=across)
     minutes, covered = _graph_minutes(graph, origins, targets, settings, seconds_fn)
-    return Matrix(minutes=np.where(covered, minutes, guess), covered=covered)
+    if across is not None:
+        covered &= ~across
+    return Matrix(minutes=np.where(covered, minutes, guess), covered=covered, across_water=across)
 
 
 def travel_minutes(origins: np.ndarray, targets: np.ndarray, target_classes: np.ndarray | None = None,
                    graph: RoadGraph | None = None, estimate: Estimate | None = None,
-                   settings: DriveTimeSettings | None = None, chunk: int = 64) -> Matrix:
+                   settings: DriveTimeSettings | None = None, chunk: int = 64,
+                   origin_regions: np.ndarray | None = None, target_regions: np.ndarray | None = None) -> Matrix:
     """One-way minutes from each origin to each target (lon/lat arrays ``S x 2`` and ``T x 2``).
 
     With a graph, figures are road travel times plus the access legs; pairs outside the graph's reach (and every
     pair without a graph) come from the estimate, classed by each target's urban / suburban / rural class
-    (``target_classes``; suburban when not given).
+    (``target_classes``; suburban when not given). With the road regions of both ends (``origin_regions``,
+    ``target_regions``), pairs in different regions are estimated and flagged in :attr:`Matrix.across_water`.
     """
     return _matrix(origins, targets, target_classes, graph, estimate, settings,
-                   lambda o, t: node_seconds(graph, o, t, chunk))
+                   lambda o, t: node_seconds(graph, o, t, chunk), (origin_regions, target_regions))
 
 
 def travel_minutes_dask(origins: np.ndarray, targets: np.ndarray, graph: RoadGraph,
                         target_classes: np.ndarray | None = None, estimate: Estimate | None = None,
                         settings: DriveTimeSettings | None = None, client: Any = None,
-                        address: str | None = None) -> Matrix:
+                        address: str | None = None, origin_regions: np.ndarray | None = None,
+                        target_regions: np.ndarray | None = None) -> Matrix:
     """:func:`travel_minutes` with each origin's row computed on a Dask cluster by :func:`source_row`.
 
     Uses ``client`` if given, else connects to ``address`` (or :func:`~territory_geo.settings.dask_scheduler`),
@@ -377,7 +412,8 @@ def travel_minutes_dask(origins: np.ndarray, targets: np.ndarray, graph: RoadGra
         return np.vstack(rows)[inverse] if rows else np.zeros((0, len(t_node)))
 
     try:
-        return _matrix(origins, targets, target_classes, graph, estimate, settings, seconds_fn)
+        return _matrix(origins, targets, target_classes, graph, estimate, settings, seconds_fn,
+                       (origin_regions, target_regions))
     finally:
         for resource in own:
             resource.close()
@@ -442,6 +478,9 @@ class Calibration:
         Median absolute relative error of the fitted and of the default estimate against the graph's minutes.
     graph
         Source of the graph.
+    n_across_water
+        Pairs of the matrix it was used for (:func:`rep_matrix`) whose ends lie in different road regions: their
+        figures are estimates across water, not drive times.
     """
 
     estimate: Estimate
@@ -449,6 +488,7 @@ class Calibration:
     median_error: float
     median_error_default: float
     graph: str
+    n_across_water: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The calibration as plain data (``calibration.json``)."""
@@ -458,7 +498,7 @@ class Calibration:
                 "fitted": self.estimate.fitted, "pairs": self.pairs,
                 "median_error": None if np.isnan(self.median_error) else round(self.median_error, 4),
                 "median_error_default": None if np.isnan(self.median_error_default)
-                else round(self.median_error_default, 4)}
+                else round(self.median_error_default, 4), "n_across_water": int(self.n_across_water)}
 
 
 def calibration_from_json(report: dict[str, Any]) -> Calibration:
@@ -469,7 +509,8 @@ def calibration_from_json(report: dict[str, Any]) -> Calibration:
     nan = float("nan")
     error, default = report.get("median_error"), report.get("median_error_default")
     return Calibration(estimate, dict(report.get("pairs", {})), nan if error is None else float(error),
-                       nan if default is None else float(default), report.get("graph") or "")
+                       nan if default is None else float(default), report.get("graph") or "",
+                       int(report.get("n_across_water", 0)))
 
 
 def uncalibrated(settings: DriveTimeSettings | None = None) -> Calibration:
@@ -586,7 +627,7 @@ def _disc(lon: float, lat: float, radius_km: float, sides: int = 64) -> Any:
 #: Columns of :func:`drive_hours`.
 DRIVE_HOURS_COLUMNS: tuple[str, ...] = (
     "rep_id", "accounts", "visits_year", "drive_hours_month", "meeting_hours_month", "travel_share", "red_flag",
-    "source",
+    "source", "across_water",
 )
 
 
@@ -596,16 +637,18 @@ def drive_hours(visits: pd.DataFrame, settings: DriveTimeSettings | None = None)
     Parameters
     ----------
     visits
-        One row per account: ``rep_id``, ``touchpoints`` (a year), ``minutes`` (one way from the rep's home) and
-        ``source`` (``graph`` / ``estimated``).
+        One row per account: ``rep_id``, ``touchpoints`` (a year), ``minutes`` (one way from the rep's home),
+        ``source`` (``graph`` / ``estimated``) and optionally ``across_water`` (home and account in different road
+        regions; False when absent).
 
     Each in-person visit (touchpoints x :attr:`DriveTimeSettings.in_person_share`) is a round trip from home plus
     :attr:`~DriveTimeSettings.meeting_hours` on site. ``red_flag`` is set above
     :attr:`~DriveTimeSettings.red_flag_hours_month` of driving or above the travel-share target; ``source`` says
-    ``estimated`` when any of a rep's figures is.
+    ``estimated`` when any of a rep's figures is, ``across_water`` when any visit crosses water.
     """
     settings = settings or DriveTimeSettings()
     frame = visits.assign(visits=visits["touchpoints"].astype(float) * settings.in_person_share)
+    frame["across_water"] = frame["across_water"].astype(bool) if "across_water" in frame.columns else False
     frame["drive_h"] = frame["visits"] * 2.0 * frame["minutes"].astype(float) / 60.0
     grouped = frame.groupby("rep_id", sort=True)
     out = pd.DataFrame({
@@ -614,6 +657,7 @@ def drive_hours(visits: pd.DataFrame, settings: DriveTimeSettings | None = None)
         "drive_hours_month": grouped["drive_h"].sum() / 12.0,
         "meeting_hours_month": grouped["visits"].sum() * settings.meeting_hours / 12.0,
         "source": grouped["source"].agg(lambda s: ESTIMATED if (s == ESTIMATED).any() else GRAPH),
+        "across_water": grouped["across_water"].any(),
     })
     out["travel_share"] = out["drive_hours_month"] / settings.working_hours_month
     out["red_flag"] = (out["drive_hours_month"] > settings.red_flag_hours_month) | \
@@ -642,36 +686,53 @@ class Targets:
         Urban / suburban / rural class of each target (its ZIP unit's; suburban when it has none).
     kind
         ``"zip"``, ``"account"`` or ``"rep"`` (homes).
+    regions
+        Road region of each target (:attr:`territory_geo.units.Units.region`); None: found from the coordinates
+        when needed (:func:`territory_geo.units.point_regions`).
     """
 
     ids: np.ndarray
     lonlat: np.ndarray
     classes: np.ndarray
     kind: str
+    regions: np.ndarray | None = None
+
+    def road_regions(self) -> np.ndarray:
+        """The targets' road regions (given, or from their coordinates)."""
+        from territory_geo.units import point_regions
+
+        return self.regions if self.regions is not None else point_regions(self.lonlat[:, 0], self.lonlat[:, 1])
 
 
 def zip_targets(table: Any) -> Targets:
     """ZIP areas' representative points (inside each area) as targets, with their area classes (``area_class``,
     or classed by area when the table has none). ``table``: a units table or ZIP areas (any projected CRS)."""
-    if "area_class" not in table.columns:
-        from territory_geo.units import area_class
+    from territory_geo.units import area_class, unit_regions
 
+    if "area_class" not in table.columns:
         table = table.assign(area_class=area_class(table.geometry.area / 1e6))
     points = table.geometry.representative_point().to_crs("EPSG:4326")
     return Targets(ids=table.index.to_numpy(dtype=object), lonlat=np.column_stack([points.x, points.y]),
-                   classes=table["area_class"].to_numpy(dtype=object), kind="zip")
+                   classes=table["area_class"].to_numpy(dtype=object), kind="zip", regions=unit_regions(table))
 
 
 def account_targets(accounts: pd.DataFrame, units_obj: Any | None = None) -> Targets:
     """Accounts with a location as targets (lat/lon-only accounts included); the class is their ZIP unit's."""
     located = accounts.dropna(subset=["lat", "lon"])
     classes = np.full(len(located), "suburban", dtype=object)
+    regions = None
     if units_obj is not None:
         zips = units_obj.account_zip.reindex(located.index)
         by_zip = units_obj.table["area_class"]
         classes = zips.map(by_zip).fillna("suburban").to_numpy(dtype=object)
+        regions = zips.map(units_obj.region).to_numpy(dtype=object)
+        if pd.isna(regions).any():
+            from territory_geo.units import point_regions
+
+            gaps = pd.isna(regions)
+            regions[gaps] = point_regions(located["lon"].to_numpy(float)[gaps], located["lat"].to_numpy(float)[gaps])
     return Targets(ids=located["account_id"].astype(str).to_numpy(dtype=object),
-                   lonlat=located[["lon", "lat"]].to_numpy(float), classes=classes, kind="account")
+                   lonlat=located[["lon", "lat"]].to_numpy(float), classes=classes, kind="account", regions=regions)
 
 
 def rep_homes(reps: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -711,18 +772,48 @@ def rep_matrix(reps: pd.DataFrame, targets: Targets, graph: RoadGraph | None = N
     if calibration is None:
         calibration = calibrate(graph, homes, targets.lonlat, targets.classes) if graph else uncalibrated()
     compute = travel_minutes_dask if dask and graph is not None else travel_minutes
+    home_regions = _home_regions(homes)
     matrix = compute(homes, targets.lonlat, graph=graph, target_classes=targets.classes,
-                     estimate=calibration.estimate)
-    return matrix_frame(rep_ids, targets, matrix), calibration
+                     estimate=calibration.estimate, origin_regions=home_regions,
+                     target_regions=targets.road_regions())
+    frame = matrix_frame(rep_ids, targets, matrix)
+    frame.attrs["rep_regions"] = dict(zip(rep_ids.tolist(), home_regions.tolist(), strict=True))
+    return frame, replace(calibration, n_across_water=int(frame.attrs["n_across_water"]))
+
+
+def _home_regions(homes: np.ndarray) -> np.ndarray:
+    from territory_geo.units import point_regions
+
+    return point_regions(homes[:, 0], homes[:, 1])
 
 
 def matrix_frame(rep_ids: np.ndarray, targets: Targets, matrix: Matrix) -> pd.DataFrame:
-    """The long-form matrix: one row per (rep, target) with ``rep_id, target_id, minutes, source``."""
+    """The long-form matrix: one row per (rep, target) with ``rep_id, target_id, minutes, source``. Its
+    ``attrs["n_across_water"]`` counts the pairs in different road regions (:attr:`Matrix.across_water`); a
+    matrix read back from a file or the store has lost its attrs: :func:`across_water` finds them again."""
     s, t = matrix.minutes.shape
-    return pd.DataFrame({"rep_id": np.repeat(np.asarray(rep_ids, dtype=object), t),
-                         "target_id": np.tile(targets.ids, s),
-                         "minutes": np.round(matrix.minutes.ravel(), 3),
-                         "source": matrix.source().ravel()})[list(MATRIX_COLUMNS)]
+    frame = pd.DataFrame({"rep_id": np.repeat(np.asarray(rep_ids, dtype=object), t),
+                          "target_id": np.tile(targets.ids, s),
+                          "minutes": np.round(matrix.minutes.ravel(), 3),
+                          "source": matrix.source().ravel()})[list(MATRIX_COLUMNS)]
+    frame.attrs["n_across_water"] = 0 if matrix.across_water is None else int(matrix.across_water.sum())
+    return frame
+
+
+def across_water(frame: pd.DataFrame, reps: pd.DataFrame, units_obj: Any,
+                 accounts: pd.DataFrame | None = None) -> pd.Series:
+    """Which rows of a long-form matrix (:func:`matrix_frame`, e.g. read back from the store) join a rep home and a
+    target in different road regions: estimates across water, never drive times. Targets are ZIP units of
+    ``units_obj``, or with ``accounts`` (``account_id``, aligned with ``units_obj.account_zip``) accounts."""
+    rep_ids, homes = rep_homes(reps)
+    home = dict(zip(rep_ids.tolist(), _home_regions(homes).tolist(), strict=True))
+    target = units_obj.region.to_dict()
+    if accounts is not None:
+        zips = units_obj.account_zip.reindex(accounts.index)
+        target = dict(zip(accounts["account_id"].astype(str), zips.map(units_obj.region), strict=True))
+    there = frame["target_id"].astype(str).map(target)
+    here = frame["rep_id"].astype(str).map(home)
+    return (here.notna() & there.notna() & (here != there)).rename("across_water")
 
 
 def design_cost(frame: pd.DataFrame) -> pd.DataFrame:
@@ -731,8 +822,10 @@ def design_cost(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def plan_drive_hours(scored: pd.DataFrame, units_obj: Any, owner_of_zip: pd.Series, frame: pd.DataFrame,
-                     settings: DriveTimeSettings | None = None) -> pd.DataFrame:
+                     settings: DriveTimeSettings | None = None, reps: pd.DataFrame | None = None) -> pd.DataFrame:
     """:func:`drive_hours` of a plan: every account is visited by the rep who owns its ZIP, from that rep's home.
+    A visit is ``across_water`` when the home and the ZIP lie in different road regions: the homes' regions come
+    from ``reps`` or, for a frame straight from :func:`rep_matrix`, from its ``attrs``.
 
     Parameters
     ----------
@@ -752,5 +845,13 @@ def plan_drive_hours(scored: pd.DataFrame, units_obj: Any, owner_of_zip: pd.Seri
     found = lookup.reindex(keys)
     visits["minutes"] = found["minutes"].to_numpy(float)
     visits["source"] = found["source"].fillna(ESTIMATED).to_numpy(dtype=object)
+    if reps is not None:
+        rep_ids, homes = rep_homes(reps)
+        home_region = dict(zip(rep_ids.tolist(), _home_regions(homes).tolist(), strict=True))
+    else:
+        home_region = frame.attrs.get("rep_regions", {})
+    here = visits["rep_id"].astype(str).map(home_region)
+    there = visits["zip"].map(units_obj.region)
+    visits["across_water"] = (here.notna() & there.notna() & (here != there)).to_numpy(bool)
     visits = visits.dropna(subset=["minutes"])
     return drive_hours(visits, settings)

@@ -3,7 +3,12 @@
 A text cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return) is a formula to Excel and
 LibreOffice; a CRM field like ``=HYPERLINK(...)`` in an account name would run when the export is opened. Every CSV
 the workbench writes goes through :func:`to_safe_csv`, which prefixes such text with a single quote (OWASP's
-advice). Numbers stay numbers: a negative amount is not text and is written as is.
+advice). Numbers stay numbers: a negative amount is not text and is written as is. The prefix is reversible:
+:func:`unescape_formulas` gives back exactly the text that was escaped (ids such as ``+R02`` survive a round trip),
+because text that already starts with quotes before a formula character gets one more.
+
+Territory GeoJSON follows RFC 7946: WGS 84 lon/lat with at most 6 decimals (about 10 cm), valid geometries,
+counter-clockwise exteriors and clockwise holes, no ``crs`` member.
 """
 
 from __future__ import annotations
@@ -27,6 +32,17 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NEGATIVE_NUMBER = r"-(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 
 
+#: Decimals of GeoJSON coordinates (RFC 7946 recommends 6: about 10 cm).
+GEOJSON_DECIMALS = 6
+
+
+def _needs_quote(text: pd.Series) -> pd.Series:
+    """Text that :func:`escape_formulas` prefixes: after any leading quotes it starts like a formula (and is not a
+    negative number). Counting the quotes makes the prefix reversible: ``'=x`` becomes ``''=x``."""
+    core = text.str.lstrip("'")
+    return core.str.startswith(_FORMULA_START, na=False) & ~core.str.fullmatch(_NEGATIVE_NUMBER, na=False)
+
+
 def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Copy of ``frame`` whose text cells cannot be read as spreadsheet formulas."""
     out = frame.copy()
@@ -34,10 +50,38 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         col = out[name]
         if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
             text = col.astype("string")
-            risky = text.str.startswith(_FORMULA_START, na=False) & ~text.str.fullmatch(_NEGATIVE_NUMBER, na=False)
+            risky = _needs_quote(text)
             if risky.any():
                 out[name] = text.where(~risky, "'" + text)
     return out
+
+
+def unescape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Copy of ``frame`` with the prefix :func:`escape_formulas` added taken off again, so that
+    ``unescape_formulas(escape_formulas(f))`` has ``f``'s text (e.g. an id ``+R02`` read back from an export)."""
+    out = frame.copy()
+    for name in out.columns:
+        col = out[name]
+        if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+            text = col.astype("string")
+            quoted = text.str.startswith("'", na=False) & _needs_quote(text.str.slice(1))
+            if quoted.any():
+                out[name] = col.where(~quoted, text.str.slice(1))
+    return out
+
+
+def escape_cell(value: object) -> object:
+    """One cell as :func:`escape_formulas` writes it (anything but text is returned as is)."""
+    if not isinstance(value, str):
+        return value
+    return "'" + value if bool(_needs_quote(pd.Series([value], dtype="string")).iloc[0]) else value
+
+
+def unescape_cell(value: object) -> object:
+    """One cell as :func:`unescape_formulas` reads it back: the inverse of :func:`escape_cell` on text."""
+    if not isinstance(value, str) or not value.startswith("'"):
+        return value
+    return value[1:] if bool(_needs_quote(pd.Series([value[1:]], dtype="string")).iloc[0]) else value
 
 
 def to_safe_csv(frame: pd.DataFrame, path: str | Path | None = None) -> str | None:
@@ -105,17 +149,18 @@ def account_assignment_frame(scored: pd.DataFrame, account_zip: pd.Series, plan:
 
 
 def territories_geojson(units_table: gpd.GeoDataFrame, plan: Plan, table: pd.DataFrame) -> dict:
-    """Territories as an RFC 7946 FeatureCollection: WGS 84 lon/lat, counter-clockwise exteriors, no ``crs``.
+    """Territories as an RFC 7946 FeatureCollection: WGS 84 lon/lat with at most 6 decimals, valid geometries,
+    counter-clockwise exteriors and clockwise holes, no ``crs`` (:func:`rfc7946_geometries`).
 
-    One feature per territory (its units dissolved), with the territory's figures as properties.
+    One feature per territory (its units dissolved; units in no territory are left out), with the territory's
+    figures as properties.
     """
     if units_table.crs is None:
         msg = "The units have no CRS; cannot export GeoJSON. Use `set_crs()` on the ZIP areas first."
         raise TerritoryError(msg)
     frame = units_table[["geometry"]].assign(territory_id=plan.to_series().reindex(units_table.index).to_numpy())
     merged = frame.dissolve("territory_id").to_crs(DISPLAY_CRS)
-    merged["geometry"] = shapely.orient_polygons(_polygonal(shapely.make_valid(merged.geometry.values)),
-                                                 exterior_cw=False)
+    merged["geometry"] = rfc7946_geometries(merged.geometry.values)
     props = table.copy()
     props.index = props.index.astype(str)
     features = []
@@ -126,6 +171,25 @@ def territories_geojson(units_table: gpd.GeoDataFrame, plan: Plan, table: pd.Dat
             properties[str(key)] = _json_value(value)
         features.append({"type": "Feature", "properties": properties, "geometry": shapely.geometry.mapping(geom)})
     return {"type": "FeatureCollection", "features": features}
+
+
+def rfc7946_geometries(geoms: np.ndarray, decimals: int = GEOJSON_DECIMALS) -> np.ndarray:
+    """Lon/lat areas ready for GeoJSON: repaired, snapped to a grid of ``10**-decimals`` degrees, each coordinate the
+    double nearest its decimal (so JSON writes at most ``decimals`` digits), checked valid again (snapping can pinch
+    a thin part; such geometries are repaired and snapped once more), exteriors counter-clockwise, holes clockwise.
+    """
+    geoms = _polygonal(shapely.make_valid(np.asarray(geoms, dtype=object)))
+    for _ in range(3):
+        snapped = shapely.set_precision(geoms, 10.0 ** -decimals)
+        geoms = _polygonal(shapely.transform(snapped, lambda xy: np.round(xy, decimals)))
+        invalid = ~shapely.is_valid(geoms)
+        if not invalid.any():
+            break
+        geoms[invalid] = _polygonal(shapely.make_valid(geoms[invalid]))
+    if (~shapely.is_valid(geoms)).any():
+        msg = "A territory outline stays invalid after snapping to 6 decimals; please report it with the ZIP areas."
+        raise TerritoryError(msg)
+    return shapely.orient_polygons(geoms, exterior_cw=False)
 
 
 def _polygonal(geoms: np.ndarray) -> np.ndarray:
@@ -155,8 +219,10 @@ def write_design(out_dir: str | Path, designer: object, inputs: object, settings
     """Write a design run: ``assignment.csv``, ``account_assignment.csv``, ``territories.geojson``, ``metrics.json``.
 
     ``metrics.json`` holds the scenario metrics at the top level (``cv_potential``, ``max_dev_potential``,
-    ``n_noncontiguous``, ``pp_mean``, ``runtime_s``, ...), ``territories`` (per-territory figures), and the scenario,
-    settings and seed that reproduce the run. ``reproducible`` is false when the time budget cut a search step short
+    ``n_noncontiguous``, ``pp_mean``, ``runtime_s``, ...), ``territories`` (per-territory figures), the scenario,
+    settings (with ``allow_cross_region``) and seed that reproduce the run, ``uncovered`` (regions without a rep,
+    with their ZIP areas, accounts and potential, left out of the plan) and ``regions`` (each road region's ZIP
+    areas, potential share, reps and capacity share). ``reproducible`` is false when the time budget cut a search step short
     (listed in ``clock_stops``): then the same seed may give another plan on another machine. Returns that document.
     """
     out = Path(out_dir)
@@ -195,7 +261,11 @@ def design_metrics(designer: object, settings: Mapping[str, object]) -> dict:
         "distance_source": "crow-fly km from each ZIP to its rep's home (projected, EPSG:5070)",
         "travel_source": designer.travel_source_,  # type: ignore[attr-defined]
         "scenario": scenario_record(designer.scenario),  # type: ignore[attr-defined]
-        "settings": dict(settings),
+        "settings": {**settings, "allow_cross_region": bool(getattr(designer, "allow_cross_region", False))},
         "seed": settings.get("seed"),
+        # what no territory covers: regions without a rep (their ZIP areas are not in the plan)
+        "uncovered": dict(getattr(designer, "uncovered_", {"regions": [], "zips": 0, "accounts": 0,
+                                                              "potential": 0.0})),
+        "regions": list(getattr(designer, "regions_", [])),
         "territories": territories,
     }

@@ -179,6 +179,16 @@ def dask_scheduler() -> str | None:
     return os.environ.get("TERRITORY_GEO_DASK_SCHEDULER") or None
 
 
+# --- geography hardening: accounts far outside the ZIP areas, uploaded file names ---------------------------------
+
+#: An account placed by its point more than this many km outside every ZIP area is reported
+#: (:attr:`territory_geo.units.Units.far_accounts`): it was given the nearest ZIP area, perhaps across an ocean.
+FAR_ACCOUNT_KM: float = 25.0
+
+#: Longest client-supplied file name shown in a message (longer names are cut and end in "…").
+UPLOAD_NAME_MAX_CHARS: int = 80
+
+
 #: Urban / suburban / rural class of a ZIP area by its land area (km^2). ZIP areas are drawn around roughly equal
 #: delivery populations, so a small area means a dense place.
 URBAN_MAX_KM2: float = 60.0

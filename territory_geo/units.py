@@ -6,12 +6,24 @@ account density, an urban/suburban/rural class and a polygon. Polygons come from
 touches: Voronoi cells built per state and clipped to that state's outline, so the cells of each state cover its
 land without gaps or overlaps. Rook adjacency (a shared border of positive length) is part of the API; units or
 groups of units with no land neighbour (islands, or a state far from the others) are linked to their nearest unit.
+
+Every unit belongs to a road region (:attr:`Units.region`): the lower 48 states and DC are one (:data:`CONUS`), and
+each state or territory outside them (Alaska, Hawaii, Puerto Rico, ...) is its own. No road joins two regions, so the
+links between them (:attr:`Units.water_links`) are not road links: designs keep territories inside one region.
+
+Uploaded files are written under a fixed name in a fresh temporary folder and deleted once read; the name a client
+sent is used only to pick the reader by its suffix and, sanitised (:func:`display_name`), in messages.
 """
 
 from __future__ import annotations
 
+import io
+import re
 import tempfile
-from dataclasses import dataclass, field
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,11 +33,13 @@ import pandas as pd
 import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
 
 from territory_geo import geocode
 from territory_geo.errors import InputFileError
 from territory_geo.io import normalise_name
-from territory_geo.settings import DISPLAY_CRS, EQUAL_AREA_CRS, SUBURBAN_MAX_KM2, URBAN_MAX_KM2
+from territory_geo.settings import (DISPLAY_CRS, EQUAL_AREA_CRS, FAR_ACCOUNT_KM, SUBURBAN_MAX_KM2,
+                                    UPLOAD_NAME_MAX_CHARS, URBAN_MAX_KM2)
 
 #: Column names recognised as the ZIP of a polygon file (after :func:`normalise_name`).
 ZIP_AREA_COLUMNS: tuple[str, ...] = ("zip", "zcta", "zcta5ce20", "zcta5ce10", "geoid20", "geoid10", "zcta5",
@@ -34,6 +48,12 @@ _SHARED_BORDER_M = 50.0
 _SNAP_M = 5.0
 _DUPLICATE_JITTER_M = 150.0
 _ISLAND_FALLBACK_M = 1500.0
+
+#: Road region of the lower 48 states and DC; every state or territory in :data:`geocode.NON_CONUS` is its own.
+CONUS = "CONUS"
+
+#: Suffixes a ZIP-areas upload may have (a Shapefile is uploaded zipped with its .dbf, .shx and .prj).
+ZIP_AREA_UPLOAD_SUFFIXES: tuple[str, ...] = (".geojson", ".json", ".gpkg", ".zip")
 
 
 @dataclass
@@ -57,6 +77,10 @@ class Units:
     borders
         Length in metres of the border each pair of neighbours shares, keyed (a, b) and (b, a); island links are
         absent (no shared border). Used for exact, incremental territory perimeters.
+    far_accounts
+        Accounts placed by their point outside every ZIP area and given the nearest one: account index -> km from
+        the point to that unit, for those farther than :data:`~territory_geo.settings.FAR_ACCOUNT_KM`
+        (:func:`far_accounts_note` words the warning).
     """
 
     table: gpd.GeoDataFrame
@@ -65,6 +89,39 @@ class Units:
     account_zip: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     geometry_source: str = "voronoi"
     borders: dict[tuple[str, str], float] = field(default_factory=dict)
+    far_accounts: pd.Series = field(default_factory=lambda: pd.Series(dtype=float, name="km"))
+
+    @property
+    def region(self) -> pd.Series:
+        """Road region of every unit (ZIP -> label): :data:`CONUS`, or the state outside it (``AK``, ``HI``, ...).
+        The table's ``region`` column when it has one, else derived from ``state``."""
+        if "region" in self.table.columns:
+            return self.table["region"]
+        return pd.Series(unit_regions(self.table), index=self.table.index, name="region")
+
+    @property
+    def water_links(self) -> list[tuple[str, str]]:
+        """The island links that join units of different regions: no road runs along them."""
+        region = self.region.to_dict()
+        return [(a, b) for a, b in self.island_links if region[a] != region[b]]
+
+    def within_regions(self, regions: Iterable[str]) -> Units:
+        """The units of ``regions`` without the water links between them (each region is then its own piece).
+        Accounts of other units map to no ZIP (NaN)."""
+        region = self.region.to_dict()
+        keep = {z for z, r in region.items() if r in set(regions)}
+
+        def joined(a: str, b: str) -> bool:
+            return b in keep and region[a] == region[b]
+
+        table = self.table[self.table.index.isin(keep)]
+        neighbors = {a: tuple(b for b in nbrs if joined(a, b)) for a, nbrs in self.neighbors.items() if a in keep}
+        return replace(self, table=table, neighbors=neighbors,
+                       island_links=[(a, b) for a, b in self.island_links if a in keep and joined(a, b)],
+                       account_zip=self.account_zip.where(self.account_zip.isin(keep)),
+                       borders={k: v for k, v in self.borders.items() if k[0] in keep and joined(*k)},
+                       far_accounts=self.far_accounts[self.far_accounts.index.isin(
+                           self.account_zip.index[self.account_zip.isin(keep)])])
 
     def adjacency(self) -> sparse.csr_matrix:
         """Symmetric 0/1 adjacency matrix in the order of ``table.index``."""
@@ -157,22 +214,99 @@ def voronoi_zip_areas(states: tuple[str, ...]) -> gpd.GeoDataFrame:
 def read_zip_areas(source: str | Path | bytes, filename: str | None = None) -> gpd.GeoDataFrame:
     """Read a ZCTA/ZIP polygon file (Shapefile as .zip or .shp, GeoJSON, GeoPackage; any CRS).
 
-    The ZIP column is found by name (``zip``, ``zcta``, ``ZCTA5CE20``, ``ZCTA5CE10``, ``GEOID20``, ...). Returns a
-    GeoDataFrame indexed by 5-digit ZIP with ``state`` and ``geometry`` in EPSG:5070; rows of the same ZIP are merged.
+    ``source`` is a path, or the bytes of an upload whose client-supplied name is ``filename``: its final suffix
+    must be one of :data:`ZIP_AREA_UPLOAD_SUFFIXES`, and the bytes are read from a fixed-name temporary file that is
+    deleted afterwards (the name itself never becomes a path). The ZIP column is found by name (``zip``, ``zcta``,
+    ``ZCTA5CE20``, ``ZCTA5CE10``, ``GEOID20``, ...). Returns a GeoDataFrame indexed by 5-digit ZIP with ``state``
+    and ``geometry`` in EPSG:5070; rows of the same ZIP are merged.
     """
-    name = filename or (Path(source).name if isinstance(source, (str, Path)) else "zip_areas.geojson")
+    if isinstance(source, bytes):
+        name = "zip_areas.geojson" if filename is None else filename
+        suffix = _zip_area_suffix(name)
+        label = display_name(name)
+        with tempfile.TemporaryDirectory(prefix="territory-geo-") as folder:
+            path = Path(folder) / f"upload{suffix}"
+            path.write_bytes(source)
+            frame = _read_polygons(_shapefile_in_zip(source, path, label) if suffix == ".zip" else str(path), label)
+    else:
+        label = display_name(filename) if filename is not None else Path(source).name
+        frame = _read_polygons(str(source), label)
+    return _zip_areas_frame(frame, label)
+
+
+def display_name(name: str) -> str:
+    """A client-supplied file name as messages may show it: its last part after either slash, without control
+    characters, at most :data:`~territory_geo.settings.UPLOAD_NAME_MAX_CHARS` characters ("upload" when nothing
+    is left)."""
+    base = re.split(r"[\\/]", str(name))[-1]
+    cleaned = "".join(ch for ch in base if not unicodedata.category(ch).startswith("C")).strip() or "upload"
+    return cleaned if len(cleaned) <= UPLOAD_NAME_MAX_CHARS else cleaned[:UPLOAD_NAME_MAX_CHARS - 1] + "…"
+
+
+def upload_suffix(name: str, allowed: Sequence[str], what: str) -> str | None:
+    """The longest of ``allowed`` that the last part of an uploaded file's name (after either slash) ends with,
+    lower case; None when it ends with none. A NUL character is refused: no file system allows one in a name."""
+    if "\x00" in str(name):
+        msg = f"The {what} file name contains a NUL character; rename the file and upload it again."
+        raise InputFileError(msg)
+    base = re.split(r"[\\/]", str(name))[-1].lower()
+    return next((s for s in sorted(allowed, key=len, reverse=True) if base.endswith(s)), None)
+
+
+def _zip_area_suffix(name: str) -> str:
+    suffix = upload_suffix(name, ZIP_AREA_UPLOAD_SUFFIXES, "ZIP areas")
+    if suffix is not None:
+        return suffix
+    label = display_name(name)
+    if label.lower().endswith(".shp"):
+        msg = (f"{label}: a Shapefile cannot be read without its .dbf, .shx and .prj files. Zip the four files "
+               "together and upload the .zip.")
+    else:
+        msg = (f"{label}: not a polygon file type the workbench reads. Upload a GeoJSON (.geojson, .json), a "
+               "GeoPackage (.gpkg), or a zipped Shapefile (.zip).")
+    raise InputFileError(msg)
+
+
+def _shapefile_in_zip(data: bytes, path: Path, label: str) -> str:
+    """The GDAL path (``/vsizip/``) of the one Shapefile in an uploaded archive, read in place: nothing is extracted,
+    and an archive whose entries name places outside it is refused."""
     try:
-        if isinstance(source, bytes):
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / name
-                path.write_bytes(source)
-                frame = gpd.read_file(path)
-        else:
-            frame = gpd.read_file(source)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.namelist()
+    except zipfile.BadZipFile as exc:
+        msg = f"{label}: not a readable zip archive. Upload a zipped Shapefile (.shp with its .dbf, .shx and .prj)."
+        raise InputFileError(msg) from exc
+    unsafe = [m for m in members if _unsafe_member(m)]
+    if unsafe:
+        msg = (f"{label}: the archive holds entries with paths outside it ({[display_name(m) for m in unsafe[:3]]}"
+               "). Zip the Shapefile's files themselves and upload again.")
+        raise InputFileError(msg)
+    shapefiles = [m for m in members if m.lower().endswith(".shp")]
+    if len(shapefiles) != 1:
+        found = f"{len(shapefiles)} Shapefiles ({[display_name(m) for m in shapefiles[:3]]})" if shapefiles else \
+            "no .shp file"
+        msg = f"{label}: the archive holds {found}; upload a zip with exactly one (its .shp, .dbf, .shx and .prj)."
+        raise InputFileError(msg)
+    return f"/vsizip/{path}/{shapefiles[0]}"
+
+
+def _unsafe_member(member: str) -> bool:
+    parts = re.split(r"[\\/]", member)
+    return "\x00" in member or member.startswith(("/", "\\")) or bool(re.match(r"^[A-Za-z]:", member)) or \
+        ".." in parts
+
+
+def _read_polygons(path: str, label: str) -> gpd.GeoDataFrame:
+    try:
+        return gpd.read_file(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
-        msg = (f"{name}: the polygon file could not be read ({type(exc).__name__}). Upload a GeoJSON, a GeoPackage, "
+        msg = (f"{label}: the polygon file could not be read ({type(exc).__name__}). Upload a GeoJSON, a GeoPackage, "
                "or a zipped Shapefile (.shp with its .dbf, .shx and .prj).")
         raise InputFileError(msg) from exc
+
+
+def _zip_areas_frame(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """The ZIP areas of a polygon file that was read: ZIP column found, CRS checked, rows of a ZIP merged."""
     normalised = {normalise_name(c): c for c in frame.columns}
     column = next((normalised[c] for c in map(normalise_name, ZIP_AREA_COLUMNS) if c in normalised), None)
     if column is None:
@@ -230,7 +364,7 @@ def _rook(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]], list[tup
     shared = shapely.length(shapely.intersection(boundaries[left], shapely.buffer(geoms[right], _SNAP_M)))
     rook = shared > _SHARED_BORDER_M
     edges = list(zip(left[rook].tolist(), right[rook].tolist(), strict=True))
-    links = _link_components(geoms, edges, len(zips))
+    links = _link_regions(geoms, edges, unit_regions(areas))
     adj: dict[int, set[int]] = {i: set() for i in range(len(zips))}
     for a, b in edges + links:
         adj[a].add(b)
@@ -257,6 +391,20 @@ def _border_lengths(boundaries: np.ndarray, left: np.ndarray, right: np.ndarray,
     return length * np.minimum(scale[left], scale[right])
 
 
+def _link_regions(geoms: np.ndarray, edges: list[tuple[int, int]], regions: np.ndarray) -> list[tuple[int, int]]:
+    """Island links: first within each road region (so a region stays one piece without the others), then between
+    regions (the water links)."""
+    links: list[tuple[int, int]] = []
+    labels = np.unique(regions)
+    for label in labels if len(labels) > 1 else ():
+        members = np.flatnonzero(regions == label)
+        local = {int(u): i for i, u in enumerate(members)}
+        inside = [(local[a], local[b]) for a, b in edges if a in local and b in local]
+        links += [(int(members[a]), int(members[b])) for a, b in _link_components(geoms[members], inside,
+                                                                                    len(members))]
+    return links + _link_components(geoms, edges + links, len(geoms))
+
+
 def _link_components(geoms: np.ndarray, edges: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
     """Join connected components, smallest first, each to the nearest unit outside it."""
     links: list[tuple[int, int]] = []
@@ -277,6 +425,53 @@ def _link_components(geoms: np.ndarray, edges: list[tuple[int, int]], n: int) ->
         best = int(np.argmin(dist))
         links.append((int(inside[src[best]]), int(outside[dst[best]])))
     return links
+
+
+# --- road regions --------------------------------------------------------------------------------------------------
+
+
+def region_of_state(state: object) -> str | None:
+    """Road region of a state: :data:`CONUS` for the lower 48 and DC, the state itself outside them, None if unknown."""
+    if not isinstance(state, str) or not state:
+        return None
+    return state if state in geocode.NON_CONUS else CONUS
+
+
+@lru_cache(maxsize=1)
+def _zip_centroid_tree() -> tuple[cKDTree, np.ndarray]:
+    zips = geocode.zip_table()
+    zips = zips[(zips["zip_type"] == "STANDARD") & zips["lat"].notna() & ~((zips["lat"] == 0) & (zips["lon"] == 0))]
+    return cKDTree(_unit_vectors(zips["lon"].to_numpy(float), zips["lat"].to_numpy(float))), \
+        zips["state"].to_numpy(dtype=object)
+
+
+def _unit_vectors(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    lon, lat = np.radians(lon), np.radians(lat)
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def point_regions(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Road region of points (WGS 84): that of the state of the nearest STANDARD ZIP centroid (great circle)."""
+    lon, lat = np.asarray(lon, float).ravel(), np.asarray(lat, float).ravel()
+    if not len(lon):
+        return np.array([], dtype=object)
+    tree, states = _zip_centroid_tree()
+    _, nearest = tree.query(_unit_vectors(lon, lat))
+    return np.array([region_of_state(s) or CONUS for s in states[nearest]], dtype=object)
+
+
+def unit_regions(areas: gpd.GeoDataFrame) -> np.ndarray:
+    """Road region of each area: its ``region`` column if it has one, else by its ``state``; an area of unknown state
+    takes the region of the nearest ZIP centroid to a point inside it."""
+    if "region" in areas.columns:
+        return areas["region"].to_numpy(dtype=object)
+    states = areas["state"] if "state" in areas.columns else pd.Series(CONUS, index=areas.index)
+    regions = np.array([region_of_state(s) for s in states], dtype=object)
+    unknown = np.array([r is None for r in regions], dtype=bool)
+    if unknown.any():
+        points = areas.geometry[unknown].representative_point().to_crs(DISPLAY_CRS)
+        regions[unknown] = point_regions(points.x.to_numpy(), points.y.to_numpy())
+    return regions
 
 
 # --- accounts -> units ---------------------------------------------------------------------------------------------
@@ -302,8 +497,14 @@ def states_touched(accounts: pd.DataFrame, nearest: bool = True) -> tuple[str, .
 
 def assign_accounts(accounts: pd.DataFrame, areas: gpd.GeoDataFrame) -> pd.Series:
     """ZIP unit of each account: its own ZIP when that is a unit, else the unit its point falls in, else nearest."""
+    return _place_accounts(accounts, areas)[0]
+
+
+def _place_accounts(accounts: pd.DataFrame, areas: gpd.GeoDataFrame) -> tuple[pd.Series, pd.Series]:
+    """:func:`assign_accounts`, and the km from each account that lies outside every area to the unit it was given."""
     zip_col = accounts["zip"] if "zip" in accounts.columns else pd.Series(np.nan, index=accounts.index)
     unit = zip_col.where(zip_col.isin(areas.index))
+    outside = pd.Series(dtype=float, name="km")
     todo = unit.isna() & accounts["lat"].notna()
     if todo.any():
         sub = accounts.loc[todo]
@@ -316,8 +517,36 @@ def assign_accounts(accounts: pd.DataFrame, areas: gpd.GeoDataFrame) -> pd.Serie
         missing = found < 0
         if missing.any():
             found[missing] = tree.query_nearest(points[missing], all_matches=False)[1]
+            outside = pd.Series(_km_to_area(sub.loc[missing], points[missing], areas.geometry.values[found[missing]]),
+                                index=sub.index[missing], name="km")
         unit.loc[todo] = areas.index.to_numpy()[found]
-    return unit
+    return unit, outside
+
+
+def _km_to_area(accounts: pd.DataFrame, points: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """Great-circle km from each account to the nearest point of its area (found in the equal-area CRS)."""
+    nearest = shapely.get_point(shapely.shortest_line(points, geoms), 1)
+    lonlat = gpd.GeoSeries(nearest, crs=EQUAL_AREA_CRS).to_crs(DISPLAY_CRS)
+    a = _unit_vectors(accounts["lon"].to_numpy(float), accounts["lat"].to_numpy(float))
+    b = _unit_vectors(lonlat.x.to_numpy(), lonlat.y.to_numpy())
+    return 6371.0088 * np.arccos(np.clip((a * b).sum(axis=1), -1.0, 1.0))
+
+
+def far_accounts_note(units_obj: Units, scored: pd.DataFrame) -> str | None:
+    """The warning for :attr:`Units.far_accounts` (None when there are none): how many accounts, how far, which rows
+    (the source file's ``row`` when the accounts carry it, else their ids)."""
+    far = units_obj.far_accounts
+    if far.empty:
+        return None
+    ids = scored["row"] if "row" in scored.columns else scored["account_id"]
+    named = [str(v) for v in ids.reindex(far.index).tolist()]
+    shown = ", ".join(named[:10]) + (f" and {len(named) - 10:,} more" if len(named) > 10 else "")
+    where = "rows" if "row" in scored.columns else "accounts"
+    span = f"{far.min():,.0f} km" if len(far) == 1 or round(far.min()) == round(far.max()) else \
+        f"{far.min():,.0f}-{far.max():,.0f} km"
+    lies = "account lies" if len(far) == 1 else "accounts lie"
+    return (f"{len(far):,} {lies} {span} outside every ZIP area ({where[:-1] if len(far) == 1 else where} {shown}): "
+            "assigned to the nearest ZIP area. Check their coordinates, or load ZIP areas that cover them.")
 
 
 def area_class(area_km2: pd.Series) -> pd.Series:
@@ -346,7 +575,7 @@ def build_units(scored: pd.DataFrame, areas: gpd.GeoDataFrame | None = None,
         areas = voronoi_zip_areas(states_touched(scored))
     else:
         source = "polygon file"
-    account_zip = assign_accounts(scored, areas)
+    account_zip, outside = _place_accounts(scored, areas)
     keyed = scored.assign(_unit=account_zip)
     sums = keyed.groupby("_unit").agg(accounts=("potential", "size"), potential=("potential", "sum"),
                                       arr=("arr", "sum"), workload_units=("workload_units", "sum"),
@@ -363,10 +592,11 @@ def build_units(scored: pd.DataFrame, areas: gpd.GeoDataFrame | None = None,
     table["area_km2"] = table.geometry.area / 1e6
     table["density"] = table["accounts"] / table["area_km2"].clip(lower=0.01)
     table["area_class"] = area_class(table["area_km2"])
+    table["region"] = unit_regions(table)
     neighbors, links, borders = _rook(table)
     table.index.name = "zip"
     return Units(table=table, neighbors=neighbors, island_links=links, account_zip=account_zip,
-                 geometry_source=source, borders=borders)
+                 geometry_source=source, borders=borders, far_accounts=outside[outside > FAR_ACCOUNT_KM])
 
 
 def whitespace_zips(table: pd.DataFrame, top: int = 25) -> pd.DataFrame:

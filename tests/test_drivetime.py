@@ -278,3 +278,96 @@ def test_rep_homes_take_their_home_zip_class_and_the_download_area_covers_everyo
     area = dt.dataset_area(accounts, reps)
     for lon, lat in [(-84.39, 33.75), (-84.0, 34.5), (-85.0, 33.0)]:
         assert area.contains(shapely.Point(lon, lat))
+
+
+# --- uploads and water ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["../../../../tmp/x.osm", "/tmp/abs.osm", "..\\..\\x.osm", "Zoné_ü.osm",
+                                  "r" * 296 + ".osm"])
+def test_an_uploaded_graph_is_read_from_a_fixed_name_and_deleted(name: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    pointed = [(folder / "tmpdir" / name).resolve(), *([Path(name)] if Path(name).is_absolute() else [])]
+
+    def mtime(path: Path) -> int | None:
+        try:
+            return path.stat().st_mtime_ns
+        except OSError:  # absent, or a name too long for any file system
+            return None
+
+    before = [mtime(p) for p in pointed]
+    graph = dt.read_graph_bytes(TINY.read_bytes(), name)
+    assert graph.n_nodes == dt.read_graph(TINY).n_nodes
+    assert graph.source == (name.replace("\\", "/").rsplit("/", 1)[-1])[:79] + ("…" if len(name) > 80 else "")
+    assert [mtime(p) for p in pointed] == before
+    assert list(folder.iterdir()) == []
+
+
+def test_an_uploaded_graph_with_a_bad_name_or_content_is_refused_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    with pytest.raises(InputFileError, match=r"^The road graph file name contains a NUL character"):
+        dt.read_graph_bytes(TINY.read_bytes(), "a\x00b.osm")
+    with pytest.raises(InputFileError, match=r"^roads\.shp: unknown road graph format; use one of \.osm"):
+        dt.read_graph_bytes(b"x", "../roads.shp")
+    with pytest.raises(InputFileError, match=r"^broken\.osm\.pbf: could not be read as a road graph"):
+        dt.read_graph_bytes(b"not a pbf", "dir/broken.osm.pbf")  # the longest suffix picks the PBF reader
+    assert list(folder.iterdir()) == []
+
+
+def test_pairs_in_different_road_regions_are_never_graph_figures(tiny: dt.RoadGraph) -> None:
+    # both ends on the graph, but told they lie in different regions: the estimate, flagged
+    matrix = dt.travel_minutes(tiny.lonlat[:2], tiny.lonlat[2:4], graph=tiny,
+                               origin_regions=np.array(["CONUS", "HI"]), target_regions=np.array(["CONUS", "CONUS"]))
+    assert matrix.across_water.tolist() == [[False, False], [True, True]]
+    assert matrix.source().tolist() == [["graph", "graph"], ["estimated", "estimated"]]
+    assert dt.travel_minutes(tiny.lonlat[:1], tiny.lonlat[1:2]).across_water is None  # regions not given
+
+
+@pytest.fixture(scope="module")
+def ga_hi_units():
+    from territory_geo import io, scoring, units, validate
+
+    zips = ["30303", "30308", "96813", "96814"]
+    text = "Account ID,Account Name,Zip,ARR\n" + "".join(f"A{i},Acct {i},{z},100\n" for i, z in enumerate(zips))
+    scored = scoring.score_accounts(validate.validate_accounts(io.read_table(text.encode(), "a.csv"),
+                                                               "a.csv").data).accounts
+    return scored, units.build_units(scored, units.voronoi_zip_areas(("GA", "HI")).loc[zips])
+
+
+def test_drive_times_from_georgia_to_hawaii_are_flagged_across_water(ga_hi_units) -> None:
+    scored, built = ga_hi_units
+    reps = pd.DataFrame({"rep_id": ["GA1", "HI1"], "home_lat": [33.75, 21.31], "home_lon": [-84.39, -157.86]})
+    frame, calibration = dt.rep_matrix(reps, dt.zip_targets(built.table))
+    assert list(frame.columns) == list(dt.MATRIX_COLUMNS)
+    flagged = dt.across_water(frame, reps, built)
+    pairs = set(map(tuple, frame.loc[flagged, ["rep_id", "target_id"]].to_numpy().tolist()))
+    assert pairs == {("GA1", "96813"), ("GA1", "96814"), ("HI1", "30303"), ("HI1", "30308")}
+    assert frame.loc[flagged, "source"].eq("estimated").all()
+    assert frame.loc[flagged & (frame["rep_id"] == "GA1"), "minutes"].min() > 5_000  # "across the ocean"
+    assert frame.attrs["n_across_water"] == 4 and calibration.n_across_water == 4
+    report = calibration.to_json()
+    assert report["n_across_water"] == 4
+    assert dt.calibration_from_json(json.loads(json.dumps(report))).to_json() == report
+    accounts = dt.account_targets(scored, built)
+    assert accounts.regions.tolist() == ["CONUS", "CONUS", "HI", "HI"]
+    per_account, _ = dt.rep_matrix(reps, accounts)
+    assert dt.across_water(per_account, reps, built, scored).sum() == 4
+
+    owners = pd.Series({"30303": "GA1", "30308": "GA1", "96813": "GA1", "96814": "HI1"})
+    hours = dt.plan_drive_hours(scored, built, owners, frame).set_index("rep_id")
+    assert list(hours.reset_index().columns) == list(dt.DRIVE_HOURS_COLUMNS)
+    assert hours["across_water"].to_dict() == {"GA1": True, "HI1": False}
+    stored = frame.copy()
+    stored.attrs = {}  # as read back from the store: the homes' regions come from the reps
+    assert dt.plan_drive_hours(scored, built, owners, stored, reps=reps).set_index("rep_id")[
+        "across_water"].to_dict() == {"GA1": True, "HI1": False}

@@ -377,3 +377,191 @@ def test_ownership_by_zip_assigns_every_unit_to_its_majority_owner(demo_dataset)
     for zip5, (_, rep) in top.head(200).items():
         assert baseline[zip5] == rep
     assert set(baseline.unique()) <= set(scored["owner_rep_id"].dropna())
+
+
+# --- uploads: the client's file name never becomes a path -----------------------------------------------------
+
+
+def _small_geojson() -> bytes:
+    return _atlanta_squares().to_json().encode()
+
+
+def _upload_folder(tmp_path, monkeypatch):
+    """A fresh folder that tempfile (and so every upload's temporary folder) uses for this test."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+TRAVERSAL_NAMES = ["../../../../tmp/x.geojson", "/tmp/abs.geojson", "..\\..\\x.geojson", "Zoné_ü.geojson",
+                   "a" * 292 + ".geojson", "C:\\Users\\x\\..\\..\\win.geojson"]
+
+
+@pytest.mark.parametrize("name", TRAVERSAL_NAMES)
+def test_an_upload_is_read_from_a_fixed_name_and_nothing_lands_where_its_name_points(name, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    folder = _upload_folder(tmp_path, monkeypatch)
+    # where joining the name onto a temporary folder (one level below tempfile's) would have written
+    pointed = [(folder / "tmpdir" / name).resolve(), *([Path(name)] if Path(name).is_absolute() else [])]
+    before = {p: _mtime(p) for p in pointed}
+    areas = units.read_zip_areas(_small_geojson(), name)
+    assert areas.index.tolist() == ["30303", "30308"]
+    assert {p: _mtime(p) for p in pointed} == before
+    assert list(folder.iterdir()) == []  # the upload's temporary file is gone
+
+
+def _mtime(path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:  # absent, or a name no file system allows (too long)
+        return None
+
+
+def test_an_upload_that_cannot_be_read_leaves_no_temporary_file(tmp_path, monkeypatch):
+    folder = _upload_folder(tmp_path, monkeypatch)
+    with pytest.raises(InputFileError, match=r"^x\.geojson: the polygon file could not be read"):
+        units.read_zip_areas(b"{not json", "../../x.geojson")  # sanitised: the name's last part only
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "message"), [
+    ("a\x00b.geojson", r"^The ZIP areas file name contains a NUL character; rename the file and upload it again\.$"),
+    ("zcta.shp", (r"^zcta\.shp: a Shapefile cannot be read without its \.dbf, \.shx and \.prj files\. Zip the four "
+                  r"files together and upload the \.zip\.$")),
+    ("../../etc/passwd", (r"^passwd: not a polygon file type the workbench reads\. Upload a GeoJSON \(\.geojson, "
+                          r"\.json\), a GeoPackage \(\.gpkg\), or a zipped Shapefile \(\.zip\)\.$")),
+    ("areas.geojson.exe", r"^areas\.geojson\.exe: not a polygon file type"),
+])
+def test_an_upload_name_with_nul_or_another_suffix_is_refused(name, message, tmp_path, monkeypatch):
+    folder = _upload_folder(tmp_path, monkeypatch)
+    with pytest.raises(InputFileError, match=message):
+        units.read_zip_areas(_small_geojson(), name)
+    assert list(folder.iterdir()) == []
+
+
+def test_names_in_messages_are_sanitised_and_capped():
+    assert units.display_name("../../evil\r\n=cmd.geojson") == "evil=cmd.geojson"
+    assert units.display_name("..\\..\\x.geojson") == "x.geojson"
+    long = units.display_name("b" * 300 + ".geojson")
+    assert len(long) == 80 and long.endswith("…")
+    assert units.display_name("dir/") == "upload"
+    assert units.display_name("Zoné_ü.geojson") == "Zoné_ü.geojson"
+
+
+def _zipped_shapefile(tmp_path, members: dict[str, str] | None = None) -> bytes:
+    """A zipped Shapefile of the Atlanta squares; ``members`` renames the archive's entries (file -> entry)."""
+    import zipfile
+
+    shp = tmp_path / "shape" / "zcta.shp"
+    shp.parent.mkdir()
+    _atlanta_squares().to_file(shp)
+    out = tmp_path / "zcta.zip"
+    with zipfile.ZipFile(out, "w") as archive:
+        for part in sorted(shp.parent.iterdir()):
+            archive.write(part, (members or {}).get(part.suffix, part.name))
+    return out.read_bytes()
+
+
+def test_a_zipped_shapefile_is_read_in_place(tmp_path, monkeypatch):
+    data = _zipped_shapefile(tmp_path)
+    folder = _upload_folder(tmp_path, monkeypatch)
+    areas = units.read_zip_areas(data, "../zcta.zip")
+    assert areas.index.tolist() == ["30303", "30308"] and areas.crs == EQUAL_AREA_CRS
+    assert list(folder.iterdir()) == []
+
+
+def test_a_zip_whose_entries_point_outside_it_is_refused(tmp_path, monkeypatch):
+    data = _zipped_shapefile(tmp_path, {s: f"../../escaped{s}" for s in (".shp", ".dbf", ".shx", ".prj", ".cpg")})
+    folder = _upload_folder(tmp_path, monkeypatch)
+    with pytest.raises(InputFileError, match=r"^zcta\.zip: the archive holds entries with paths outside it "
+                                             r"\(\['escaped\.cpg', 'escaped\.dbf', 'escaped\.prj'\]\)"):
+        units.read_zip_areas(data, "zcta.zip")
+    assert list(folder.iterdir()) == [] and not list(tmp_path.rglob("escaped*"))
+
+
+def test_a_zip_without_exactly_one_shapefile_is_refused(tmp_path):
+    import io as pyio
+    import zipfile
+
+    buffer = pyio.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("readme.txt", "no shapes here")
+    with pytest.raises(InputFileError, match=r"^empty\.zip: the archive holds no \.shp file; upload a zip with "
+                                             r"exactly one"):
+        units.read_zip_areas(buffer.getvalue(), "empty.zip")
+    with pytest.raises(InputFileError, match=r"^bad\.zip: not a readable zip archive"):
+        units.read_zip_areas(b"PK not really", "bad.zip")
+
+
+# --- road regions and accounts far outside ----------------------------------------------------------------------
+
+
+def test_points_take_the_region_of_their_nearest_zip():
+    lon = np.array([-157.86, -84.39, -66.11, -149.90, -64.93, -80.78, -0.13])
+    lat = np.array([21.31, 33.75, 18.47, 61.22, 18.34, 24.55, 51.51])
+    # Honolulu, Atlanta, San Juan, Anchorage, St Thomas, Key West, London (nearest US ZIP: the lower 48)
+    assert units.point_regions(lon, lat).tolist() == ["HI", "CONUS", "PR", "AK", "VI", "CONUS", "CONUS"]
+    assert [units.region_of_state(s) for s in ["GA", "DC", "HI", "PR", None]] == ["CONUS", "CONUS", "HI", "PR", None]
+
+
+@pytest.fixture(scope="module")
+def ga_hi_pr_units() -> units.Units:
+    """Accounts on a few real ZIPs in Georgia (Atlanta), Hawaii (Honolulu) and Puerto Rico (San Juan); the areas
+    are the states' Voronoi cells (hull-based outside the lower 48)."""
+    zips = ["30303", "30308", "30309", "30312", "96813", "96814", "96815", "00901", "00907"]
+    areas = units.voronoi_zip_areas(("GA", "HI", "PR")).loc[zips]
+    text = "Account ID,Account Name,Zip,ARR\n" + "".join(f"A{i},Acct {i},{z},{100 * (i + 1)}\n"
+                                                         for i, z in enumerate(zips))
+    table = validate.validate_accounts(io.read_table(text.encode(), "a.csv"), "a.csv")
+    return units.build_units(scoring.score_accounts(table.data).accounts, areas)
+
+
+def test_units_carry_their_road_region_and_links_between_regions_are_water_links(ga_hi_pr_units):
+    built = ga_hi_pr_units
+    assert built.region.to_dict() == {"30303": "CONUS", "30308": "CONUS", "30309": "CONUS", "30312": "CONUS",
+                                      "96813": "HI", "96814": "HI", "96815": "HI", "00901": "PR", "00907": "PR"}
+    water = built.water_links
+    assert len(water) == 2  # three regions joined in two links, each between two regions
+    assert all(built.region[a] != built.region[b] for a, b in water)
+    assert set(water) <= set(built.island_links)
+    for region in ("CONUS", "HI", "PR"):  # each region is one piece without the water links
+        alone = built.within_regions([region])
+        assert set(alone.table.index) == set(built.region.index[built.region == region])
+        assert _is_connected(alone.neighbors) and alone.water_links == []
+    two = built.within_regions(["HI", "PR"])
+    assert not _is_connected(two.neighbors)  # the water link between them is gone
+    assert two.account_zip.dropna().isin(two.table.index).all() and two.account_zip.isna().sum() == 4
+
+
+def test_one_region_links_exactly_as_before():
+    """In one region the island links are those of joining components smallest first, as before regions (so the
+    plans of a one-region dataset stay the same)."""
+    areas = units.voronoi_zip_areas(("RI",))
+    _, links, borders = units._rook(areas)
+    pos = {z: i for i, z in enumerate(areas.index)}
+    edges = [(pos[a], pos[b]) for a, b in borders if pos[a] < pos[b]]
+    before = units._link_components(areas.geometry.values, edges, len(areas))
+    assert len(links) >= 1 and links == [tuple(areas.index[[a, b]]) for a, b in before]
+
+
+def test_an_account_far_outside_every_zip_area_is_reported(sc_scored):
+    far = pd.concat([sc_scored, sc_scored.iloc[[3]].assign(account_id="LON", lat=51.5074, lon=-0.1278,
+                                                            row=99)]).reset_index(drop=True)
+    built = units.build_units(far)
+    assert built.far_accounts.index.tolist() == [len(far) - 1]  # only London; the Greenville point is inside
+    km = float(built.far_accounts.iloc[0])
+    unit = built.account_zip.iloc[-1]
+    assert built.table.loc[unit, "state"] == "ME"  # still given the nearest unit: Maine, across the Atlantic
+    inside = gpd.GeoSeries([built.table.geometry[unit].representative_point()], crs=EQUAL_AREA_CRS).to_crs(4326)
+    from territory_geo.drivetime import crow_km
+
+    to_inside = float(crow_km(np.array([[-0.1278, 51.5074]]), np.array([[inside.x[0], inside.y[0]]]))[0, 0])
+    assert km <= to_inside < km + 150  # the unit's nearest point is a little nearer than a point inside it
+    note = units.far_accounts_note(built, far)
+    assert note == (f"1 account lies {km:,.0f} km outside every ZIP area (row 99): assigned to the nearest ZIP "
+                    "area. Check their coordinates, or load ZIP areas that cover them.")
+    assert units.far_accounts_note(units.build_units(sc_scored), sc_scored) is None
