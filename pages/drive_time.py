@@ -26,8 +26,8 @@ source = st.radio("Drive times from", list(SOURCES), format_func=SOURCES.get, ho
 if source == "estimate":
     state.set_graph_choice(None)
 elif source == "file":
-    upload = st.file_uploader("Road graph: .osm.pbf (e.g. a Geofabrik extract), .osm / .osm.xml, or .graphml",
-                              type=["pbf", "osm", "xml", "graphml"], key="dt_file")
+    upload = widgets.file_upload("Road graph: .osm.pbf (e.g. a Geofabrik extract), .osm / .osm.xml, or .graphml",
+                                 ["pbf", "osm", "xml", "graphml"], "dt_file")
     if upload is not None:
         choice = state.GraphChoice(upload.name, upload.getvalue())
         previous = state.graph_choice()
@@ -99,7 +99,11 @@ else:
 if owner_of_zip.empty:
     st.info("The accounts have no owners, so there are no current territories; pick a designed scenario.")
     st.stop()
-hours = dt.plan_drive_hours(scored, current.units, owner_of_zip, matrix, settings)
+hours = dt.plan_drive_hours(scored, current.units, owner_of_zip, matrix, settings, reps=current.data.reps.data)
+if hours["across_water"].any():
+    crossing = hours.loc[hours["across_water"], "rep_id"].astype(str).tolist()
+    st.warning(f"{len(crossing)} rep(s) visit accounts across water no road joins ({widgets.literal(', '.join(crossing))}):"
+               " those drive times are crow-fly estimates, not drives; flights or ferries decide the real time.")
 hours.insert(1, "rep", hours["rep_id"].map(dict(zip(homes["rep_id"], homes["name"], strict=True))))
 flagged = int(hours["red_flag"].sum())
 c1, c2, c3 = st.columns(3)

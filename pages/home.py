@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from territory_geo import units
 from territory_geo.errors import TerritoryError
 from ui import state, widgets
 
@@ -32,14 +33,13 @@ with load_tab:
     with right:
         st.subheader("Your files")
         with st.form("home_upload", clear_on_submit=False):
-            accounts_file = st.file_uploader("Accounts (CSV, XLSX or Parquet) — required",
-                                             type=["csv", "txt", "xlsx", "parquet"], key="home_accounts")
-            reps_file = st.file_uploader("Reps roster (optional)", type=["csv", "txt", "xlsx", "parquet"],
-                                         key="home_reps")
-            market_file = st.file_uploader("Market counts per ZIP/county (optional, for TAM)",
-                                           type=["csv", "txt", "xlsx", "parquet"], key="home_market")
-            areas_file = st.file_uploader("ZIP/ZCTA polygons (optional; GeoJSON, GeoPackage or zipped Shapefile)",
-                                          type=["geojson", "json", "gpkg", "zip"], key="home_areas")
+            tables = ["csv", "txt", "xlsx", "parquet"]
+            accounts_file = widgets.file_upload("Accounts (CSV, XLSX or Parquet) — required", tables, "home_accounts")
+            reps_file = widgets.file_upload("Reps roster (optional)", tables, "home_reps")
+            market_file = widgets.file_upload("Market counts per ZIP/county (optional, for TAM)", tables,
+                                              "home_market")
+            areas_file = widgets.file_upload("ZIP/ZCTA polygons (optional; GeoJSON, GeoPackage or zipped Shapefile)",
+                                             ["geojson", "json", "gpkg", "zip"], "home_areas")
             submitted = st.form_submit_button("Load files")
         if submitted:
             if accounts_file is None:
@@ -77,6 +77,13 @@ with load_tab:
                        f"({'built from ZIP centroids, clipped to state outlines' if current.units.geometry_source == 'voronoi' else 'from your polygon file'}); "
                        f"{(u['accounts'] > 0).sum():,} hold accounts. "
                        f"{len(current.units.island_links)} island link(s) join units without a land neighbour.")
+            regions = sorted(set(current.units.region))
+            if len(regions) > 1:
+                st.caption(f"{len(regions)} regions that no road joins ({', '.join(regions)}): each is covered by the "
+                           "reps who live there (Territories → allow territories across water to mix them).")
+            far = units.far_accounts_note(current.units, scored)
+            if far:
+                st.warning(widgets.literal(far))
         for note in data.scored.notes:
             st.caption(f"ℹ️ {widgets.literal(note)}")
         if len(data.accounts.quarantine):

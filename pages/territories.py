@@ -26,6 +26,9 @@ tolerance = st.sidebar.slider("Tolerance (±)", 0.01, 0.30, 0.05, 0.005, format=
                               disabled=not custom_tol)
 pin_top = st.sidebar.number_input("Protect each rep's top N accounts by ARR", 0, 20, 0, key="terr_pin")
 seed = st.sidebar.number_input("Seed", 0, 10_000, 0, key="terr_seed")
+cross = st.sidebar.checkbox("Allow territories across water", key="terr_cross",
+                            help="ZIP areas no road joins (AK, HI, PR, ... and the lower 48) are separate regions, each "
+                                 "covered by the reps who live there. Tick to let a territory span them.")
 thorough = st.sidebar.checkbox("Thorough (slower)", key="terr_thorough",
                                help="Where lumpy ZIPs leave territories beyond the tolerance, re-draw the region "
                                     "around them as a whole. Up to 4x the time.")
@@ -39,7 +42,7 @@ try:
         for name in chosen:
             st.write(f"{widgets.literal(SCENARIOS[name].label)}…")
             results[name] = state.design_scenario(current, name, tolerance if custom_tol else None, int(pin_top),
-                                                  int(seed), bool(thorough))
+                                                  int(seed), bool(thorough), bool(cross))
         status.update(label=f"Designed {len(results)} scenario(s).", state="complete")
 except TerritoryError as exc:
     st.error(widgets.literal(exc))

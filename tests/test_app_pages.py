@@ -56,7 +56,7 @@ def test_home_opens_on_the_demo(app_env: Path) -> None:
     assert metrics["Accounts"] == "6,000"
     assert metrics["Reps"] == "15"
     assert metrics["Quarantined rows"] == "0"
-    assert any("Demo: US Southeast" in c.value for c in at.sidebar.caption)
+    assert any("Demo: US Southeast" in _shown(c.value) for c in at.sidebar.caption)
 
 
 def test_home_shows_row_errors_for_a_bad_file_without_a_traceback(app_env: Path) -> None:
@@ -110,7 +110,7 @@ def test_home_escapes_user_text_and_hides_the_store_path(app_env: Path) -> None:
     at = _run_home(Inputs(label=f"{beacon}.csv", accounts=InputFile(f"{beacon}.csv", bad)))
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert any("found:" in e and beacon in _shown(e) for e in errors)
+    assert any("found:" in _shown(e) and beacon in _shown(e) for e in errors)
     assert not any(beacon in e for e in errors)  # never the raw Markdown image
     everything = [el.value for kind in ("markdown", "caption", "error", "warning", "info", "success")
                   for el in getattr(at, kind) if isinstance(el.value, str)]

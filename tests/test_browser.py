@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from playwright.sync_api import expect
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,10 +40,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def streamlit_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run app.py` on a free localhost port, offline, with its own store."""
+def server_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The streamlit server's private temp folder (its TMPDIR)."""
+    return tmp_path_factory.mktemp("server_tmp")
+
+
+@pytest.fixture(scope="module")
+def streamlit_url(tmp_path_factory: pytest.TempPathFactory, server_tmpdir: Path) -> Iterator[str]:
+    """`streamlit run app.py` on a free localhost port, offline, with its own store and temp folder."""
     port = _free_port()
-    env = {**os.environ, "TERRITORY_GEO_OFFLINE": "1",
+    env = {**os.environ, "TERRITORY_GEO_OFFLINE": "1", "TMPDIR": str(server_tmpdir),
            "TERRITORY_GEO_STORE": str(tmp_path_factory.mktemp("store") / "store.sqlite")}
     log = tmp_path_factory.mktemp("log") / "streamlit.log"
     with log.open("w") as out:
@@ -238,3 +244,168 @@ def test_territories_page_designs_compares_and_exports(  # type: ignore[no-untyp
     for key in ("cv_potential", "max_dev_potential", "n_noncontiguous", "pp_mean", "runtime_s", "territories"):
         assert key in record
     assert record["n_noncontiguous"] == 0 and len(record["territories"]) == 15
+
+
+# --- hostile input: file names that point elsewhere, Markdown in user text ----------------------------------------
+
+
+def _small_georgia(marker: str, n_accounts: int = 300) -> tuple[bytes, bytes, bytes]:
+    """(accounts.csv, reps.csv, zip_areas.geojson) for a few hundred of the demo's Georgia accounts, its four Georgia
+    reps, and the Voronoi ZIP areas of their ZIPs as a GeoJSON file (each feature carries ``marker``, so a copy of
+    the upload anywhere on disk can be found)."""
+    import pandas as pd
+
+    from territory_geo import units
+
+    accounts = pd.read_csv(ROOT / "data/demo/accounts.csv", dtype=str, keep_default_na=False)
+    accounts = accounts[accounts["Billing State/Province"] == "GA"].head(n_accounts)
+    reps = pd.read_csv(ROOT / "data/demo/reps.csv", dtype=str, keep_default_na=False)
+    reps = reps[reps["Rep ID"].isin(["R01", "R02", "R03", "R04"])]
+    areas = units.voronoi_zip_areas(("GA",))
+    areas = areas[areas.index.isin(set(accounts["Billing Zip/Postal Code"]) | set(reps["Home ZIP"]))]
+    areas = areas.to_crs("EPSG:4326").reset_index().assign(marker=marker)
+    return (accounts.to_csv(index=False).encode(), reps.to_csv(index=False).encode(),
+            areas.to_json(drop_id=True).encode())
+
+
+def _wait_for_uploads(page, count: int) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``count`` files sit in the uploaders, none still uploading (a form submitted earlier would
+    leave the slower ones out)."""
+    expect(page.get_by_test_id("stFileChip")).to_have_count(count, timeout=60_000)
+    expect(page.get_by_test_id("stFileChipIconSpinner")).to_have_count(0, timeout=60_000)
+
+
+def _files_holding(marker: bytes, roots: list[Path], since: float) -> list[Path]:
+    """Regular files under ``roots`` modified after ``since`` whose bytes contain ``marker``."""
+    found = []
+    for root in roots:
+        for path in root.rglob("*"):
+            try:
+                if path.is_file() and path.stat().st_mtime >= since and marker in path.read_bytes():
+                    found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+HOSTILE_NAMES = (
+    "../../../../tmp/tg-traversal-{uid}.geojson",
+    "/tmp/tg-absolute-{uid}.geojson",
+    "..\\..\\tg-backslash-{uid}.geojson",
+    "tg-" + "x" * 300 + "-{uid}.geojson",
+    "Zoné_ü_ÿ-{uid}.geojson",
+    "tg-nul-\x00-{uid}.geojson",
+)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_NAMES)
+def test_an_uploaded_zip_areas_file_is_never_written_where_its_name_points(  # type: ignore[no-untyped-def]
+        page, streamlit_url: str, server_tmpdir: Path, hostile: str) -> None:
+    """The ZIP-areas upload's file name comes from the client: whatever it says, the bytes are read from a fixed
+    temp file that is gone afterwards, and nothing appears where the name points (or anywhere else in /tmp)."""
+    import uuid
+
+    uid = uuid.uuid4().hex[:12]
+    name = hostile.format(uid=uid)
+    accounts, reps, areas = _small_georgia(marker=f"marker-{uid}")
+    started = time.time() - 1
+    page.goto(streamlit_url)
+    page.get_by_text("Your files").wait_for(timeout=120_000)
+    inputs = page.get_by_test_id("stFileUploaderDropzoneInput")
+    inputs.nth(0).set_input_files({"name": "accounts.csv", "mimeType": "text/csv", "buffer": accounts})
+    inputs.nth(1).set_input_files({"name": "reps.csv", "mimeType": "text/csv", "buffer": reps})
+    inputs.nth(3).set_input_files({"name": name, "mimeType": "application/geo+json", "buffer": areas})
+    _wait_for_uploads(page, 3)
+    page.get_by_role("button", name="Load files").click()
+    if "\x00" in name:  # Streamlit refuses the name itself: a clear message, not a traceback, and no file
+        page.get_by_text("was refused: its name must end in", exact=False).first.wait_for(timeout=120_000)
+        assert page.get_by_test_id("stException").count() == 0
+    else:
+        page.get_by_text("from your polygon file", exact=False).first.wait_for(timeout=120_000)
+        assert page.get_by_text("300", exact=True).first.is_visible()  # the accounts metric: the upload was used
+
+    for pointed in (Path("/tmp") / f"tg-traversal-{uid}.geojson", Path("/tmp") / f"tg-absolute-{uid}.geojson",
+                    ROOT.parent / f"tg-backslash-{uid}.geojson"):
+        assert not pointed.exists(), pointed
+    holders = [path for path in _files_holding(f"marker-{uid}".encode(), [Path("/tmp"), server_tmpdir, ROOT], started)
+               if not path.name.startswith("store.sqlite")]  # the working copy kept in the store, by design
+    assert not holders, f"the upload was left on disk: {holders}"
+
+
+def _beacon_server() -> tuple[str, list[str], object]:
+    """A localhost HTTP server that records every request path (a Markdown image pointing at it must never load)."""
+    import http.server
+    import threading
+
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", hits, server
+
+
+def test_user_text_renders_literally_and_fetches_nothing(page, streamlit_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Markdown in user text (column names of a refused file, file names, dataset names typed on Home, rep ids and
+    names) shows as typed on every page, and no image in it is ever requested."""
+    import pandas as pd
+
+    base, hits, server = _beacon_server()
+    try:
+        column = f"![col]({base}/column.png)"
+        refused = f"{column},Notes\n1,2\n".encode()
+        page.goto(streamlit_url)
+        page.get_by_text("Your files").wait_for(timeout=120_000)
+        inputs = page.get_by_test_id("stFileUploaderDropzoneInput")
+        inputs.nth(0).set_input_files({"name": "refused.csv", "mimeType": "text/csv", "buffer": refused})
+        _wait_for_uploads(page, 1)
+        page.get_by_role("button", name="Load files").click()
+        page.get_by_text("This dataset cannot be used yet").wait_for(timeout=120_000)
+        page.get_by_role("tab", name="Validation report").click()
+        page.get_by_text(f"(found: {column}, Notes)", exact=False).first.wait_for(timeout=60_000)
+
+        accounts, reps, _ = _small_georgia(marker="beacon")
+        frame = pd.read_csv(io.BytesIO(reps), dtype=str, keep_default_na=False)
+        rep_id, rep_name = f"![id]({base}/rep-id.png)", f"**Bold** ![name]({base}/rep-name.png)"
+        frame.loc[frame["Rep ID"] == "R02", ["Rep ID", "Name"]] = [rep_id, rep_name]
+        file_name = f"![file]({base}/file-name.png).csv"
+        page.goto(streamlit_url)
+        page.get_by_text("Your files").wait_for(timeout=120_000)
+        inputs = page.get_by_test_id("stFileUploaderDropzoneInput")
+        inputs.nth(0).set_input_files({"name": file_name, "mimeType": "text/csv", "buffer": accounts})
+        inputs.nth(1).set_input_files({"name": "reps.csv", "mimeType": "text/csv",
+                                       "buffer": frame.to_csv(index=False).encode()})
+        _wait_for_uploads(page, 2)
+        page.get_by_role("button", name="Load files").click()
+        page.get_by_text("Dataset summary").wait_for(timeout=120_000)
+        page.get_by_test_id("stSidebar").get_by_text(file_name, exact=False).wait_for(timeout=60_000)
+
+        dataset_name = f"![ds]({base}/dataset.png) <b>FY27</b>"
+        page.get_by_role("tab", name="Saved datasets").click()
+        page.get_by_label("Name for the active dataset").fill(dataset_name)
+        page.get_by_role("button", name="Save the active dataset").click()
+        page.get_by_text("Saved as dataset", exact=False).wait_for(timeout=60_000)
+        page.get_by_role("button", name="Open", exact=True).click()
+        page.get_by_test_id("stSidebar").get_by_text(dataset_name, exact=False).wait_for(timeout=120_000)
+
+        page.get_by_test_id("stSidebarNavLink").filter(has_text="Territories").click()
+        page.get_by_text("Designed 4 scenario(s).").wait_for(timeout=300_000)
+        page.get_by_test_id("stSidebarNavLink").filter(has_text="Drive time").click()
+        page.get_by_text("Drive hours per territory").wait_for(timeout=120_000)
+        page.get_by_test_id("stSidebarNavLink").filter(has_text="Accounts map").click()
+        page.get_by_text("Why this score?").wait_for(timeout=120_000)
+        page.wait_for_timeout(2000)
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SHOTS / "literal_user_text.png"), full_page=True)
+        assert page.locator("b", has_text="FY27").count() == 0  # the typed <b> is text, not bold
+    finally:
+        server.shutdown()
+    assert not hits, f"the page requested {hits}"

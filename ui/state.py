@@ -329,16 +329,16 @@ def _design_inputs(key: str, _current: Active) -> design.DesignInputs:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _design(key: str, scenario: str, tolerance: float | None, pin_top_n: int, seed: int, thorough: bool,
-            _current: Active) -> design.TerritoryDesigner:
+            cross: bool, _current: Active) -> design.TerritoryDesigner:
     inputs = _design_inputs(key, _current)
     return design.TerritoryDesigner(scenario, tolerance=tolerance, seed=seed, pin_top_n=pin_top_n,
-                                    thorough=thorough).fit(inputs)
+                                    thorough=thorough, allow_cross_region=cross).fit(inputs)
 
 
 def design_scenario(current: Active, scenario: str, tolerance: float | None = None, pin_top_n: int = 0,
-                    seed: int = 0, thorough: bool = False) -> design.TerritoryDesigner:
+                    seed: int = 0, thorough: bool = False, allow_cross_region: bool = False) -> design.TerritoryDesigner:
     """A scenario designed for the active dataset (cached per dataset and settings; treat as read-only)."""
-    return _design(current.key, scenario, tolerance, pin_top_n, seed, thorough, current)
+    return _design(current.key, scenario, tolerance, pin_top_n, seed, thorough, allow_cross_region, current)
 
 
 def save_plan(current: Active, result: design.TerritoryDesigner, scenario: str) -> int:
@@ -382,16 +382,9 @@ def set_graph_choice(choice: GraphChoice | None) -> None:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _road_graph(digest: str, _choice: GraphChoice) -> dt.RoadGraph:
-    if _choice.path is not None:
+    if _choice.path is not None:  # a cached download: the path is the library's own, never the client's
         return dt.read_graph(_choice.path)
-    import tempfile
-
-    suffix = next((x for x in sorted(dt.GRAPH_SUFFIXES, key=len, reverse=True)
-                   if _choice.name.lower().endswith(x)), Path(_choice.name).suffix)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"roads{suffix}"
-        path.write_bytes(_choice.data or b"")
-        return dt.read_graph(path, name=_choice.name)
+    return dt.read_graph_bytes(_choice.data or b"", _choice.name)
 
 
 def road_graph() -> dt.RoadGraph | None:

@@ -23,6 +23,31 @@ def literal(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
+def file_upload(label: str, types: list[str], key: str) -> object | None:
+    """A file uploader that accepts only names ending in one of ``types`` and refuses any other name (a NUL byte
+    or a wrong extension from a crafted request) with a clear message, clearing the uploader.
+
+    Streamlit's own ``type=`` check raises before the page runs when a name holds a NUL byte, which would show a
+    traceback; so the types are checked here, and said in the label's help."""
+    generation = st.session_state.get(f"{key}__generation", 0)
+    notice = st.session_state.pop(f"{key}__refused", None)
+    if notice:
+        st.error(notice)
+    upload = st.file_uploader(label, key=f"{key}__{generation}" if generation else key,
+                              help="Accepted: " + ", ".join(f".{t}" for t in types))
+    if upload is None:
+        return None
+    name = str(upload.name)
+    if "\x00" in name or not name.lower().endswith(tuple(f".{t}" for t in types)):
+        shown = literal(name.replace("\x00", "␀"))
+        st.session_state[f"{key}__generation"] = generation + 1
+        st.session_state[f"{key}__refused"] = (
+            f"{literal(label)}: the file {shown} was refused: its name must end in one of "
+            f"{literal(', '.join('.' + t for t in types))} and hold no NUL character. Rename it and choose it again.")
+        st.rerun()
+    return upload
+
+
 def money(value: float) -> str:
     """$1.2M / $350K / $900 style amounts for metrics."""
     value = float(value)
