@@ -408,4 +408,5 @@ def test_user_text_renders_literally_and_fetches_nothing(page, streamlit_url: st
         assert page.locator("b", has_text="FY27").count() == 0  # the typed <b> is text, not bold
     finally:
         server.shutdown()
+        server.server_close()
     assert not hits, f"the page requested {hits}"
