@@ -25,7 +25,7 @@ from territory_geo.errors import StoreError
 #: Unsaved uploads kept for reopening after a browser refresh (the newest ones; older ones are dropped).
 WORKING_UPLOADS_KEPT = 20
 
-SCHEMA_VERSION = 3  # 2: drive_matrices; 3: working uploads
+SCHEMA_VERSION = 3  # 2: drive_matrices; 3: working uploads and the files a dataset was read from
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL);
@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS drive_matrices (
     created_at TEXT NOT NULL,
     meta TEXT NOT NULL DEFAULT '{}',
     matrix BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dataset_files (
+    dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (dataset_id, role)
 );
 CREATE TABLE IF NOT EXISTS working_uploads (
     token TEXT PRIMARY KEY,
@@ -196,14 +203,18 @@ class Store:
     # datasets ---------------------------------------------------------------------------------------------------
 
     def save_dataset(self, name: str, accounts: pd.DataFrame, reps: pd.DataFrame | None = None,
-                     meta: Mapping[str, Any] | None = None, author: str = "analyst") -> int:
-        """Save validated accounts (and reps); returns the dataset id."""
+                     meta: Mapping[str, Any] | None = None, author: str = "analyst",
+                     files: Mapping[str, tuple[str, bytes]] | None = None) -> int:
+        """Save accounts (and reps) as read, and optionally the files they were read from (role -> (file name,
+        bytes), kept exactly as sent, never written to disk under their names); returns the dataset id."""
         with self._connect() as con:
             cur = con.execute(
                 "INSERT INTO datasets (name, created_at, author, accounts, reps, meta) VALUES (?, ?, ?, ?, ?, ?)",
                 (name, _now(), author, _to_parquet(accounts),
                  _to_parquet(reps) if reps is not None and len(reps) else None, json.dumps(dict(meta or {}))))
             dataset_id = int(cur.lastrowid or 0)
+            con.executemany("INSERT INTO dataset_files (dataset_id, role, name, data) VALUES (?, ?, ?, ?)",
+                            [(dataset_id, role, fname, data) for role, (fname, data) in (files or {}).items()])
             self._log(con, author, "save_dataset", f"dataset:{dataset_id}",
                       {"name": name, "accounts": len(accounts), "reps": 0 if reps is None else len(reps)})
         return dataset_id
@@ -226,6 +237,13 @@ class Store:
             raise StoreError(msg)
         return DatasetRecord(id=row[0], name=row[1], created_at=row[2], author=row[3],
                              accounts=_from_parquet(row[4]), reps=_from_parquet(row[5]), meta=json.loads(row[6]))
+
+    def dataset_files(self, dataset_id: int) -> dict[str, tuple[str, bytes]]:
+        """The files a dataset was read from (role -> (file name, bytes)); empty for one saved without them."""
+        with self._connect() as con:
+            rows = con.execute("SELECT role, name, data FROM dataset_files WHERE dataset_id = ?",
+                               (int(dataset_id),)).fetchall()
+        return {role: (name, bytes(data)) for role, name, data in rows}
 
     # plans ------------------------------------------------------------------------------------------------------
 

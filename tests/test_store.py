@@ -37,7 +37,7 @@ def test_file_store_uses_wal_and_records_the_schema_version(store_path):
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"schema_version", "datasets", "plans", "plan_assignments", "audit_log", "drive_matrices",
-            "working_uploads", "working_upload_files"} <= tables
+            "dataset_files", "working_uploads", "working_upload_files"} <= tables
 
 
 def test_memory_store_is_not_wal():
@@ -164,8 +164,8 @@ def test_deleting_a_dataset_cascades_to_its_plans(store_path, accounts):
 def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_data(store_path):
     """A store written before drive-time matrices and working uploads existed: opening it adds the tables and
     records the current version."""
-    v1_schema = re.sub(r"CREATE TABLE IF NOT EXISTS (drive_matrices|working_uploads|working_upload_files) \(.*?\);",
-                       "", store._SCHEMA, flags=re.S)
+    v1_schema = re.sub(r"CREATE TABLE IF NOT EXISTS (drive_matrices|dataset_files|working_uploads|working_upload_files)"
+                       r" \(.*?\);", "", store._SCHEMA, flags=re.S)
     assert "drive_matrices" not in v1_schema and "working_upload" not in v1_schema
     store_path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(store_path) as con:
@@ -177,6 +177,7 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_data(store_path):
     assert upgraded.list_datasets()["name"].tolist() == ["from v1"]
     assert upgraded.load_matrix("missing") is None
     assert upgraded.load_upload("missing") is None
+    assert upgraded.dataset_files(1) == {}
 
 
 def test_drive_matrix_round_trip(store_path):
@@ -205,3 +206,11 @@ def test_working_upload_round_trip_and_only_the_newest_are_kept(store_path):
         assert con.execute("SELECT COUNT(*) FROM working_upload_files").fetchone()[0] == 3  # files went too
     assert s.load_upload("not-a-token") is None
     assert s.audit_log()["action"].tolist()[:1] == ["keep_upload"]
+
+
+def test_a_dataset_keeps_the_files_it_was_read_from(store_path, accounts):
+    s = store.Store(store_path)
+    files = {"accounts": ("crm.csv", b"Account ID,Name\nA1,x\n"), "zip_areas": ("../../areas.geojson", b"{}")}
+    dataset_id = s.save_dataset("with files", accounts, files=files)
+    assert store.Store(store_path).dataset_files(dataset_id) == files
+    assert s.dataset_files(s.save_dataset("without", accounts)) == {}

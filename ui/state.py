@@ -10,7 +10,6 @@ Pages call :func:`active` and render; they do not compute.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -18,9 +17,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from territory_geo import dataset, design, units
+from territory_geo import dataset, design, units, workbench
 from territory_geo import drivetime as dt
-from territory_geo import io as tg_io
 from territory_geo.errors import StoreError, TerritoryError
 from territory_geo.settings import ScoringSettings, scoring_from_mapping, store_path
 from territory_geo.store import Store
@@ -272,37 +270,17 @@ def store() -> Store:
 
 
 def save_active(current: Active, name: str) -> int:
-    """Save the active inputs (as read, so validation replays exactly) and the current ownership as the baseline
-    plan; returns the dataset id."""
-    inputs = current.inputs
-    accounts_raw = tg_io.read_table(inputs.accounts.data, inputs.accounts.name)
-    reps_raw = tg_io.read_table(inputs.reps.data, inputs.reps.name) if inputs.reps else None
-    meta = {"files": current.data.files, "n_valid": current.data.report.n_valid,
-            "n_quarantined": len(current.data.accounts.quarantine)}
-    dataset_id = store().save_dataset(name, accounts_raw, reps_raw, meta)
-    if current.units is not None and current.data.scored is not None:
-        baseline = units.ownership_by_zip(current.units, current.data.scored.accounts)
-        if len(baseline):
-            store().save_plan(dataset_id, baseline, "Current ownership", rationale="Baseline: each ZIP goes to the "
-                              "owner holding most of its potential, as in the uploaded CRM export.",
-                              status="baseline")
-    return dataset_id
-
-
-def _parquet(frame: pd.DataFrame) -> bytes:
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return buf.getvalue()
+    """Save the active dataset (its files, validated tables and today's ownership as the baseline plan); returns
+    the dataset id."""
+    files = {role: (f.name, f.data) for role, f in current.inputs.files().items()}
+    return workbench.save_dataset(store(), name, files, current.data, current.units)
 
 
 def saved_inputs(dataset_id: int) -> Inputs:
-    """Inputs of a saved dataset, ready for :func:`load`; the opening is written to the audit log."""
-    record = store().load_dataset(dataset_id)
-    accounts = InputFile(f"dataset-{record.id}-accounts.parquet", _parquet(record.accounts))
-    reps = InputFile(f"dataset-{record.id}-reps.parquet", _parquet(record.reps)) if len(record.reps) else None
-    store().log("open_dataset", target=f"dataset:{record.id}")
-    return Inputs(label=f"#{record.id} {record.name}", accounts=accounts, reps=reps, origin="saved",
-                  dataset_id=record.id)
+    """Inputs of a saved dataset, ready for :func:`load` (the opening is written to the audit log)."""
+    label, files = workbench.open_dataset(store(), dataset_id)
+    return Inputs(label=label, origin="saved", dataset_id=int(dataset_id),
+                  **{role: InputFile(name, data) for role, (name, data) in files.items()})
 
 
 def start_page(title: str) -> Active:
@@ -344,13 +322,14 @@ def design_scenario(current: Active, scenario: str, tolerance: float | None = No
 def save_plan(current: Active, result: design.TerritoryDesigner, scenario: str) -> int:
     """Save a designed plan (ZIP -> rep) with its rationale; the dataset is saved first if needed."""
     saved = st.session_state.setdefault("saved_dataset_ids", {})
+    if current.inputs.origin == "saved" and current.inputs.dataset_id is not None:
+        saved.setdefault(current.key, current.inputs.dataset_id)
     if current.key not in saved:
         saved[current.key] = save_active(current, current.inputs.label)
-    assignment = result.rep_assignment()
-    rationale = f"{result.scenario.label}: {result.message_}"
-    return store().save_plan(saved[current.key], assignment, result.scenario.label, rationale=rationale,
-                             meta={"scenario": scenario, "summary": {k: float(v) for k, v in
-                                                                      result.summary_.items()}})
+    summary = {k: float(v) for k, v in result.summary_.items() if isinstance(v, (int, float))}
+    return workbench.save_plan(store(), saved[current.key], result.rep_assignment(), result.scenario.label,
+                               rationale=f"{result.scenario.label}: {result.message_}",
+                               meta={"scenario": scenario, "summary": summary})
 
 
 # --- drive time ----------------------------------------------------------------------------------------------------
@@ -395,16 +374,10 @@ def road_graph() -> dt.RoadGraph | None:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _zip_matrix(key: str, graph_key: str, _current: Active) -> tuple[pd.DataFrame, dict]:
-    cache_key = f"zip-matrix:{key}:{graph_key}"
-    cached = store().load_matrix(cache_key)
-    if cached is not None:
-        return cached
     assert _current.units is not None and _current.data.reps is not None
     graph = road_graph() if graph_key != "-" else None
-    frame, calibration = dt.rep_matrix(_current.data.reps.data, dt.zip_targets(_current.units.table), graph)
-    report = calibration.to_json()
-    store().save_matrix(cache_key, frame, report)
-    return frame, report
+    return workbench.zip_matrix(store(), f"zip-matrix:{key}:{graph_key}", _current.data.reps.data, _current.units,
+                                graph)
 
 
 def zip_matrix(current: Active) -> tuple[pd.DataFrame, dict]:
