@@ -22,7 +22,8 @@ def test_ingest_accounts_and_reps(salesforce_accounts_csv, reps_csv):
     assert pd.isna(scored.loc[3, "owner_rep_id"])  # unknown owner: kept, unassigned
     assert scored.loc[3, "owner_original"] == "Zed Nobody"
     assert data.reps.data["rep_id"].tolist() == ["R01", "R02"]
-    [warning] = data.report.warnings().to_dict("records")
+    padded, warning = data.report.warnings().to_dict("records")
+    assert padded["row"] == 2 and padded["message"].startswith("ZIP '2134' has 4 digits; read as 02134")
     assert warning["file"] == "sf.csv" and warning["row"] == 4
     assert warning["column"] == "Account Owner"  # the user's column name, not the canonical one
     assert warning["value"] == "Zed Nobody"
@@ -50,7 +51,7 @@ def test_quarantine_collects_rows_of_every_file():
     assert q["file"].tolist() == ["a.csv", "r.csv"]
     assert q["row"].tolist() == [2, 2]
     assert q["problems"].tolist() == ["Unknown ZIP code, and the account has no coordinates.",
-                                      "Duplicate id: the same id is on row 1."]
+                                      "Duplicate rep id R1: rows 1 and 2 both have it; row 2 was set aside."]
     assert len(data.scored.accounts) == 1
 
 

@@ -50,7 +50,14 @@ def test_salesforce_export_is_validated_with_canonical_columns(salesforce_accoun
     assert data.loc[3, ["lat", "lon"]].tolist() == [33.5207, -86.8025]
     assert data.loc[0, "lat"] == pytest.approx(33.7525)
     assert data.loc[0, "lon"] == pytest.approx(-84.3888)
-    assert table.report.issues.empty
+    # the only issue: the padded ZIP, named so the user can check it
+    [issue] = table.report.issues.to_dict("records")
+    assert issue == {"file": "sf.csv", "row": 2, "column": "Billing Zip/Postal Code", "value": "2134",
+                     "severity": "warning",
+                     "message": "ZIP '2134' has 4 digits; read as 02134 (Allston, MA) — a leading zero lost in a "
+                                "spreadsheet?",
+                     "fix": "Check the ZIP; format the column as text in the spreadsheet so that leading zeros are "
+                            "kept."}
     assert list(table.report.issues.columns) == validate.ISSUE_COLUMNS
 
 
@@ -270,7 +277,8 @@ def test_duplicate_ids_keep_the_first_and_quarantine_later_occurrences():
     assert table.quarantine["row"].tolist() == [3, 4]
     assert table.quarantine["Account Name"].tolist() == ["Second", "Third"]
     issues = table.report.issues
-    assert issues["message"].tolist() == ["Duplicate id: the same id is on row 1."] * 2
+    assert issues["message"].tolist() == ["Duplicate account id A1: rows 1 and 3 both have it; row 3 was set aside.",
+                                          "Duplicate account id A1: rows 1 and 4 both have it; row 4 was set aside."]
     assert issues["column"].tolist() == ["Account ID"] * 2
     assert issues["value"].tolist() == ["A1", "A1"]
 
@@ -305,7 +313,8 @@ def test_quarantine_keeps_original_text_and_no_valid_row_is_lost():
                                        "Billing Zip/Postal Code": "30303", "ARR": "-1,000", "Notes": "y",
                                        "problems": "'ARR' is negative."}
     assert q["problems"].tolist()[0] == "Unknown ZIP code, and the account has no coordinates."
-    assert q["problems"].tolist()[2] == "Duplicate id: the same id is on row 1."
+    assert q["problems"].tolist()[2] == "Duplicate account id A1: rows 1 and 6 both have it; row 6 was set aside."
+    assert table.reasons == {2: ("unknown ZIP",), 4: ("negative ARR",), 6: ("duplicate id",)}
 
 
 def test_every_reason_of_a_row_is_listed_once():
