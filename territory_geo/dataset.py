@@ -7,7 +7,7 @@ The app, the CLI and the benchmarks all load data through :func:`ingest`, so a f
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -229,7 +229,7 @@ def ingest(accounts: Source, reps: Source | None = None, market_file: Source | N
     report = report.merged(owner_report)
     if rep_table is not None:
         report = report.merged(rep_home_report(rep_table, acc.data, files["reps"]))
-    acc = validate.CleanTable(data=linked, quarantine=acc.quarantine, report=acc.report, columns=acc.columns)
+    acc = replace(acc, data=linked)
     scored = scoring.score_accounts(linked, settings)
 
     tam = None

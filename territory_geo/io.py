@@ -79,8 +79,9 @@ _CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _CONTROL_RE = re.compile(_CONTROL_PATTERN)
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _OTHER_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
-#: A text file holds at most a few stray control bytes; binary formats are full of them.
+#: A text file holds at most a few stray control bytes (here: C0 but whitespace); binary formats are full of them.
 _BINARY_SAMPLE_BYTES = 4096
+_NOT_BINARY_BYTES = bytes(b for b in range(256) if not (b <= 0x08 or 0x0E <= b <= 0x1F))
 _BINARY_SIGNATURES: dict[bytes, str] = {
     b"PK\x03\x04": "it is a ZIP archive, e.g. an Excel workbook: give it the .xlsx extension",
     b"PAR1": "it is a Parquet file: give it the .parquet extension",
@@ -219,10 +220,15 @@ def _as_bytes(source: str | Path | bytes | BinaryIO, filename: str | None,
         return source, name
     name = filename or getattr(source, "name", "upload.csv")
     size = getattr(source, "size", None)
+    if not isinstance(size, int) and getattr(source, "seekable", lambda: False)():
+        start = source.tell()
+        size = source.seek(0, _io.SEEK_END) - start
+        source.seek(start)
     if isinstance(size, int):
         _check_size(name, size, limits)
-    data = source.read(max_bytes + 1)
-    _check_size(name, len(data), limits)
+    data = source.read(max_bytes + 1)  # a stream of unknown size is read no further than the limit
+    if len(data) > max_bytes:
+        _check_size(name, len(data), limits, found=f"is more than {limits.max_upload_mb:,g} MB")
     return data, name
 
 
@@ -231,9 +237,9 @@ def _over_limit(name: str, found: str, limit: str, setting: str, advice: str) ->
     return InputFileError(f"{name} {found}; the limit is {limit} ({INPUT_LIMIT_ENV[setting]}). {advice}")
 
 
-def _check_size(name: str, size: int, limits: InputLimits) -> None:
+def _check_size(name: str, size: int, limits: InputLimits, found: str | None = None) -> None:
     if size > limits.max_upload_mb * _MB:
-        raise _over_limit(name, f"is {size / _MB:,.1f} MB", f"{limits.max_upload_mb:,g} MB", "max_upload_mb",
+        raise _over_limit(name, found or f"is {size / _MB:,.1f} MB", f"{limits.max_upload_mb:,g} MB", "max_upload_mb",
                           "Remove unused columns or rows from the export (or split it), or raise the limit.")
 
 
@@ -251,7 +257,7 @@ def _binary_reason(sample: bytes) -> str | None:
     for signature, reason in _BINARY_SIGNATURES.items():
         if sample.startswith(signature):
             return reason
-    controls = len(sample.translate(None, _OTHER_BYTES))
+    controls = len(sample.translate(None, _NOT_BINARY_BYTES))
     if controls > max(2, len(sample) // 100):
         return "Upload a .csv, .xlsx or .parquet export (a UTF-16 file without a byte-order mark must be re-saved " \
                "as 'CSV UTF-8')"
