@@ -259,35 +259,33 @@ def rep_home_report(reps: validate.CleanTable, accounts: pd.DataFrame, file: str
         return validate.ValidationReport()
     home_xy = homes[["home_lat", "home_lon"]].to_numpy(dtype=float)
     nearest = _nearest_km(points, home_xy)
-    far = nearest > MAX_REP_ACCOUNT_KM
-    off = np.zeros(len(homes), dtype=bool)
-    by_coordinates = (homes["home_source"] == "coordinates").to_numpy() & ~far
     off_km = np.zeros(len(homes))
-    if by_coordinates.any() and _in_lower48(points):
-        off_km[by_coordinates] = _off_land_km(home_xy[by_coordinates])
-        off = off_km > 0
-    labels = [f"Rep {i} ({n})" if isinstance(n, str) else f"Rep {i}" for i, n in zip(homes["rep_id"], homes["name"],
-                                                                                   strict=True)]
-    columns = reps.columns
-    issues = []
-    for k, (label, rec) in enumerate(zip(labels, homes.to_dict("records"), strict=True)):
-        where = f"{rec['home_lat']:.4f}, {rec['home_lon']:.4f}"
-        by_zip = rec["home_source"] != "coordinates" and isinstance(rec["home_zip"], str)
-        column = columns.get("home_zip", "home_zip") if by_zip else columns.get("home_lat", "home_lat")
-        value = rec["home_zip"] if by_zip else where
-        if far[k]:
-            message = f"{label}: the home base ({where}) is {nearest[k]:,.0f} km from the nearest account."
-            fix = "Check the home ZIP (or coordinates); if the rep really lives there, nothing to do."
-        elif off[k]:
-            message = (f"{label}: the home base ({where}) is not on land: {off_km[k]:,.0f} km outside the lower 48 "
-                       "states and far from every ZIP.")
-            fix = "Check the home coordinates (latitude first, decimal degrees), or give a home ZIP instead."
-        else:
-            continue
-        issues.append({"file": file, "row": int(rec["row"]), "column": column, "value": value,
-                       "severity": "warning", "message": message, "fix": fix})
-    frame = pd.DataFrame(issues, columns=validate.ISSUE_COLUMNS).astype({"row": "Int64"})
+    check = (homes["home_source"] == "coordinates").to_numpy() & (nearest <= MAX_REP_ACCOUNT_KM)
+    if check.any() and _in_lower48(points):
+        off_km[check] = _off_land_km(home_xy[check])
+    issues = [_home_issue(rec, km, off, reps.columns, file)
+              for rec, km, off in zip(homes.to_dict("records"), nearest, off_km, strict=True)]
+    frame = pd.DataFrame([i for i in issues if i], columns=validate.ISSUE_COLUMNS).astype({"row": "Int64"})
     return validate.ValidationReport(issues=frame)
+
+
+def _home_issue(rec: dict, nearest_km: float, off_km: float, columns: dict[str, str], file: str) -> dict | None:
+    """The warning about one rep's home (None when it is plausible), naming the rep, where and the distance."""
+    if nearest_km <= MAX_REP_ACCOUNT_KM and off_km <= 0:
+        return None
+    label = f"Rep {rec['rep_id']}" + (f" ({rec['name']})" if isinstance(rec["name"], str) else "")
+    where = f"{rec['home_lat']:.4f}, {rec['home_lon']:.4f}"
+    by_zip = rec["home_source"] != "coordinates" and isinstance(rec["home_zip"], str)
+    if nearest_km > MAX_REP_ACCOUNT_KM:
+        message = f"{label}: the home base ({where}) is {nearest_km:,.0f} km from the nearest account."
+        fix = "Check the home ZIP (or coordinates); if the rep really lives there, nothing to do."
+    else:
+        message = (f"{label}: the home base ({where}) is not on land: {off_km:,.0f} km outside the lower 48 states "
+                   "and far from every ZIP.")
+        fix = "Check the home coordinates (latitude first, decimal degrees), or give a home ZIP instead."
+    return {"file": file, "row": int(rec["row"]), "severity": "warning", "message": message, "fix": fix,
+            "column": columns.get("home_zip", "home_zip") if by_zip else columns.get("home_lat", "home_lat"),
+            "value": rec["home_zip"] if by_zip else where}
 
 
 def _unit_vectors(lat_lon: np.ndarray) -> np.ndarray:

@@ -73,6 +73,8 @@ _ENCODINGS: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
 _HEADER_SCAN_ROWS = 15
 _SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
 _MB = 1 << 20
+_EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls"})
+_PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 
 #: Control characters removed from text cells: the C0 controls except tab, LF and CR, and DEL.
 _CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -155,22 +157,19 @@ def read_table(source: str | Path | bytes | BinaryIO, filename: str | None = Non
         raise InputFileError(msg)
     suffix = Path(name).suffix.lower()
     notes: list[str] = []
-    if suffix in {".xlsx", ".xlsm", ".xls"}:
+    if suffix in _EXCEL_SUFFIXES:
         frame = _apply_header(_read_excel(data, name, limits), name, notes)
-    elif suffix in {".parquet", ".pq"}:
+    elif suffix in _PARQUET_SUFFIXES:
         frame = _read_parquet(data, name, limits)
     else:
         frame = _apply_header(_read_csv_grid(data, name, notes, limits), name, notes)
     _check_shape(name, len(frame), len(frame.columns), limits)
     # Performance: a CSV without a control byte needs no cell-by-cell look.
-    scan = suffix in {".xlsx", ".xlsm", ".xls", ".parquet", ".pq"} or bool(data.translate(None, _OTHER_BYTES))
-    frame, found = _remove_control_characters(frame) if scan else (frame, {})
-    if found:
-        cells = sum(len(rows) for rows, _ in found.values())
-        notes.append(f"Removed control characters (NUL and other invisible codes) from {cells:,} cell(s) in "
-                     f"{len(found):,} column(s): " + ", ".join(f"'{c}'" for c in list(found)[:5])
-                     + (f" and {len(found) - 5:,} more" if len(found) > 5 else "") + ".")
-        frame.attrs["control_characters"] = found
+    if suffix in _EXCEL_SUFFIXES | _PARQUET_SUFFIXES or data.translate(None, _OTHER_BYTES):
+        frame, found = _remove_control_characters(frame)
+        if found:
+            notes.append(_control_note(found))
+            frame.attrs["control_characters"] = found
     frame.attrs["notes"] = notes
     return frame
 
@@ -529,6 +528,13 @@ def _remove_control_characters(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[
     for column, values in cleaned.items():
         out[column] = values
     return out, found
+
+
+def _control_note(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    cells = sum(len(rows) for rows, _ in found.values())
+    columns = ", ".join(f"'{c}'" for c in list(found)[:5]) + (f" and {len(found) - 5:,} more" if len(found) > 5 else "")
+    return (f"Removed control characters (NUL and other invisible codes) from {cells:,} cell(s) in {len(found):,} "
+            f"column(s): {columns}.")
 
 
 def _dedupe(names: list[str]) -> list[str]:

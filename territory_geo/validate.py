@@ -102,7 +102,11 @@ class ValidationReport:
                 "warnings": rows(self.warnings()), "notes": list(self.notes)}
 
     def merged(self, other: ValidationReport) -> ValidationReport:
-        """A report holding both reports' issues and notes (row counts are this report's)."""
+        """A report holding both reports' issues and notes (row counts are this report's).
+
+        The other report's fatal issues make the merged report fatal; its row counts do not (an unusable market
+        file is a note). A reps file with no usable rep carries a fatal issue for that (:func:`validate_reps`).
+        """
         issues = pd.concat([self.issues, other.issues], ignore_index=True) if len(other.issues) else self.issues
         return ValidationReport(issues=issues, n_rows=self.n_rows, n_valid=self.n_valid,
                                 notes=self.notes + other.notes)
