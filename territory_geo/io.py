@@ -79,7 +79,7 @@ _PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 #: Control characters removed from text cells: the C0 controls except tab, LF and CR, and DEL.
 _CONTROL_PATTERN = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _CONTROL_RE = re.compile(_CONTROL_PATTERN)
-_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _OTHER_BYTES = bytes(b for b in range(256) if b not in _CONTROL_BYTES)
 #: A text file holds at most a few stray control bytes (here: C0 but whitespace); binary formats are full of them.
 _BINARY_SAMPLE_BYTES = 4096
@@ -258,8 +258,8 @@ def _binary_reason(sample: bytes) -> str | None:
             return reason
     controls = len(sample.translate(None, _NOT_BINARY_BYTES))
     if controls > max(2, len(sample) // 100):
-        return "Upload a .csv, .xlsx or .parquet export (a UTF-16 file without a byte-order mark must be re-saved " \
-               "as 'CSV UTF-8')"
+        return ("Upload a .csv, .xlsx or .parquet export (a UTF-16 file without a byte-order mark must be re-saved "
+                "as 'CSV UTF-8')")
     return None
 
 

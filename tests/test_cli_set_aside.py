@@ -15,7 +15,6 @@ import pytest
 
 from territory_geo import cli
 
-
 Frames = tuple[pd.DataFrame, pd.DataFrame]
 
 
@@ -66,39 +65,40 @@ def _owned(accounts: pd.DataFrame, name: str) -> int:
     return int((accounts["Account Owner"] == name).sum())
 
 
+NO_HOME = ("  error: No rep in reps.csv has a usable home base: R01 (Dana Whitfield, row 1), R02 (Marcus Oyelaran, "
+           "row 2), R03 (Priya Raman, row 3), R04 (Caleb Brooks, row 4), R05 (Sofia Alvarez, row 5), R06 (Trevor "
+           "Nguyen, row 6), R07 (Imani Carter, row 7), R08 (Owen Gallagher, row 8), R09 (Hannah Steinberg, row 9), "
+           "R10 (Luis Ortega, row 10) … and 5 more. Fix: Give each rep a home ZIP code (or home latitude and "
+           "longitude) and load the file again.")
+
+
+def _unrostered(accounts: pd.DataFrame, name: str, row: int) -> str:
+    n = _owned(accounts, name)
+    return (f"warning: {n} account(s) have an owner who is not on the usable roster and are treated as unassigned: "
+            f"{name} ({n}; rep row {row} set aside)")
+
+
 CASES = [
     pytest.param("score", _duplicate_id, 0, lambda acc: [
         "warning: 1 rep(s) in reps.csv set aside: R03 (Caleb Brooks, row 4: duplicate id)",
-        f"warning: {_owned(acc, 'Caleb Brooks')} account(s) have an owner who is not on the usable roster and are "
-        f"treated as unassigned: Caleb Brooks ({_owned(acc, 'Caleb Brooks')}; rep row 4 set aside)",
+        _unrostered(acc, "Caleb Brooks", 4),
     ], id="duplicate-rep-id-score"),
     pytest.param("drivetime", _duplicate_id, 0, lambda acc: [
         "warning: 1 rep(s) in reps.csv set aside: R03 (Caleb Brooks, row 4: duplicate id)",
     ], id="duplicate-rep-id-drivetime"),
     pytest.param("validate", _every_home_at_zero, 2, lambda acc: [
-        "  error: No rep in reps.csv has a usable home base: R01 (Dana Whitfield, row 1), R02 (Marcus Oyelaran, "
-        "row 2), R03 (Priya Raman, row 3), R04 (Caleb Brooks, row 4), R05 (Sofia Alvarez, row 5), R06 (Trevor "
-        "Nguyen, row 6), R07 (Imani Carter, row 7), R08 (Owen Gallagher, row 8), R09 (Hannah Steinberg, row 9), R10 "
-        "(Luis Ortega, row 10) … and 5 more. Fix: Give each rep a home ZIP code (or home latitude and longitude) and "
-        "load the file again.",
-        "  error: reps.csv row 7 [Home ZIP]: Rep R07 (Imani Carter) has no usable home base: no ZIP code, and the "
-        "coordinates are unusable (see the warning). Fix: Give a ZIP code or latitude/longitude.",
+        NO_HOME,
+        ("  error: reps.csv row 7 [Home ZIP]: Rep R07 (Imani Carter) has no usable home base: no ZIP code, and the "
+         "coordinates are unusable (see the warning). Fix: Give a ZIP code or latitude/longitude."),
     ], id="every-home-at-zero-validate"),
-    pytest.param("score", _every_home_at_zero, 2, lambda acc: [
-        "  error: No rep in reps.csv has a usable home base: R01 (Dana Whitfield, row 1), R02 (Marcus Oyelaran, "
-        "row 2), R03 (Priya Raman, row 3), R04 (Caleb Brooks, row 4), R05 (Sofia Alvarez, row 5), R06 (Trevor "
-        "Nguyen, row 6), R07 (Imani Carter, row 7), R08 (Owen Gallagher, row 8), R09 (Hannah Steinberg, row 9), R10 "
-        "(Luis Ortega, row 10) … and 5 more. Fix: Give each rep a home ZIP code (or home latitude and longitude) and "
-        "load the file again.",
-    ], id="every-home-at-zero-score"),
+    pytest.param("score", _every_home_at_zero, 2, lambda acc: [NO_HOME], id="every-home-at-zero-score"),
     pytest.param("drivetime", _one_home_at_zero, 0, lambda acc: [
         "warning: 1 rep(s) in reps.csv set aside: R07 (Imani Carter, row 7: no usable home base)",
-        f"warning: {_owned(acc, 'Imani Carter')} account(s) have an owner who is not on the usable roster and are "
-        f"treated as unassigned: Imani Carter ({_owned(acc, 'Imani Carter')}; rep row 7 set aside)",
+        _unrostered(acc, "Imani Carter", 7),
     ], id="one-home-at-zero-drivetime"),
     pytest.param("design", _florida_with_bad_rows, 0, lambda acc: [
-        "warning: 2 of 240 account rows in accounts.csv were quarantined (1 unknown ZIP, 1 negative ARR); run "
-        "validate for details",
+        ("warning: 2 of 240 account rows in accounts.csv were quarantined (1 unknown ZIP, 1 negative ARR); run "
+         "validate for details"),
     ], id="quarantined-rows-design"),
 ]
 

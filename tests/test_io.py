@@ -227,8 +227,8 @@ def test_header_found_below_unrecognised_first_row_in_xlsx():
 
 
 def test_nul_and_other_control_characters_are_removed_and_located():
-    data = (b"Account ID,Account Name,Zip,Notes\nA1,Ac\x00me,30303,ok\nA2, Beta\x07 ,30303,\x1b[0m\nA3,Gamma,30303,\x00\n"
-            + b"".join(b"A%d,Filler,30303,\n" % i for i in range(4, 40)))
+    data = (b"Account ID,Account Name,Zip,Notes\nA1,Ac\x00me,30303,ok\nA2, Beta\x07 ,30303,\x1b[0m\n"
+            b"A3,Gamma,30303,\x00\n" + b"".join(b"A%d,Filler,30303,\n" % i for i in range(4, 40)))
     frame = io.read_table(data, "ctl.csv")
     assert frame["Account Name"].tolist()[:3] == ["Acme", "Beta", "Gamma"]
     assert frame.loc[1, "Notes"] == "[0m"
@@ -236,8 +236,8 @@ def test_nul_and_other_control_characters_are_removed_and_located():
     found = {column: (rows.tolist(), counts.tolist()) for column, (rows, counts) in
              frame.attrs["control_characters"].items()}
     assert found == {"Account Name": ([0, 1], [1, 1]), "Notes": ([1, 2], [1, 1])}
-    assert frame.attrs["notes"] == ["Removed control characters (NUL and other invisible codes) from 4 cell(s) in 2 "
-                                    "column(s): 'Account Name', 'Notes'."]
+    assert frame.attrs["notes"] == [("Removed control characters (NUL and other invisible codes) from 4 cell(s) in 2 "
+                                     "column(s): 'Account Name', 'Notes'.")]
 
 
 def test_tab_cr_and_lf_inside_a_quoted_cell_are_kept():
@@ -276,8 +276,8 @@ def test_utf16_with_a_byte_order_mark_is_decoded(encoding):
     data = text.encode(encoding) if encoding == "utf-16" else b"\xfe\xff" + text.encode(encoding)
     frame = io.read_table(data, "unicode.txt")
     assert frame.to_dict("records") == [{"Account ID": "A1", "Account Name": "Café Olé", "Zip": "02134"}]
-    assert frame.attrs["notes"] == ["The file is UTF-16 text (Excel's 'Unicode Text'); it was decoded. Save it as "
-                                    "'CSV UTF-8' to skip the conversion."]
+    assert frame.attrs["notes"] == [("The file is UTF-16 text (Excel's 'Unicode Text'); it was decoded. Save it as "
+                                     "'CSV UTF-8' to skip the conversion.")]
 
 
 def test_utf16_that_is_not_valid_is_refused():

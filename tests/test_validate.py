@@ -511,8 +511,8 @@ def test_ids_beginning_with_a_formula_sign_are_warned():
                                            "leading ' so that spreadsheets keep it as text (the plan importer "
                                            "removes the ' again).")
     assert warnings["message"].iloc[1].startswith("The owner begins with '@', a formula sign")
-    assert set(warnings["fix"]) == {"Use a plain id, starting with a letter or digit, in the source system if you "
-                                    "can."}
+    assert set(warnings["fix"]) == {("Use a plain id, starting with a letter or digit, in the source system if you "
+                                     "can.")}
     assert table.data["account_id"].tolist() == ["+A1", "=A2", "A3", "A4-1"]  # kept as typed
 
 
@@ -574,10 +574,10 @@ def test_haversine_km():
 
 @pytest.mark.parametrize(("line", "message"), [
     ("R2,Bob,99999,,", "Rep R2 (Bob) has no usable home base: unknown ZIP code, and there are no coordinates."),
-    ("R2,Bob,ABC,,", "Rep R2 (Bob) has no usable home base: the ZIP is not a US ZIP code, and there are no "
-                     "coordinates."),
-    ("R2,Bob,,0,0", "Rep R2 (Bob) has no usable home base: no ZIP code, and the coordinates are unusable (see the "
-                    "warning)."),
+    ("R2,Bob,ABC,,", ("Rep R2 (Bob) has no usable home base: the ZIP is not a US ZIP code, and there are no "
+                      "coordinates.")),
+    ("R2,Bob,,0,0", ("Rep R2 (Bob) has no usable home base: no ZIP code, and the coordinates are unusable (see the "
+                     "warning).")),
     ("R2,Bob,,,", "Rep R2 (Bob) has no usable home base: no ZIP code or coordinates."),
     (",Bob,,,", "The rep on row 2 (Bob) has no usable home base: no ZIP code or coordinates."),
 ])
@@ -602,8 +602,8 @@ def test_reps_file_without_a_usable_home_base_is_fatal_and_names_the_reps():
     table = _reps("Rep ID,Name,Home Latitude,Home Longitude\nR1,Ann,0,0\nR2,Bob,0,0\n")
     assert table.data.empty and table.report.fatal
     fatal = table.report.issues[table.report.issues["severity"] == "fatal"].to_dict("records")
-    assert [f["message"] for f in fatal] == ["No rep in reps.csv has a usable home base: R1 (Ann, row 1), R2 (Bob, "
-                                             "row 2)."]
+    assert [f["message"] for f in fatal] == [("No rep in reps.csv has a usable home base: R1 (Ann, row 1), R2 (Bob, "
+                                              "row 2).")]
     assert fatal[0]["fix"] == "Give each rep a home ZIP code (or home latitude and longitude) and load the file again."
     doc = table.report.to_json_dict()
     assert doc["errors"][0]["message"].startswith("No rep in reps.csv has a usable home base")
@@ -640,10 +640,10 @@ def test_link_owners_names_an_owner_whose_rep_row_was_set_aside():
                                                                                                          False, True]
     issues = report.issues.to_dict("records")
     assert [i["message"] for i in issues] == [
-        "Owner R3 is a rep whose row was set aside: row 2 of reps.csv, no usable home base; the account is treated "
-        "as unassigned.",
-        "Owner cy is a rep whose row was set aside: row 3 of reps.csv, duplicate id; the account is treated as "
-        "unassigned.",
+        ("Owner R3 is a rep whose row was set aside: row 2 of reps.csv, no usable home base; the account is treated "
+         "as unassigned."),
+        ("Owner cy is a rep whose row was set aside: row 3 of reps.csv, duplicate id; the account is treated as "
+         "unassigned."),
         "The owner is not in the reps file; the account is treated as unassigned."]
     assert issues[0]["fix"] == "Fix that row of reps.csv (see its error) and load the files again."
 
