@@ -26,7 +26,7 @@ from territory_geo import drivetime as dt
 from territory_geo import io as tg_io
 from territory_geo import validate as tg_validate
 from territory_geo.config import DesignConfig, load_config, with_options
-from territory_geo.dataset import ingest
+from territory_geo.dataset import Dataset, ingest
 from territory_geo.design import SCENARIOS
 from territory_geo.errors import TerritoryError
 
@@ -281,6 +281,12 @@ def _print_report(report_dict: dict, stream: object = sys.stdout) -> None:
         print(f"  note: {note}", file=stream)
 
 
+def _print_set_aside(data: Dataset) -> None:
+    """Say on stderr what the loaded data leaves out (rows, reps, owners), so nothing is dropped silently."""
+    for line in data.set_aside_lines():
+        print(f"warning: {line}", file=sys.stderr)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     data = ingest(args.accounts, args.reps)
     report = data.report.to_json_dict()
@@ -300,6 +306,7 @@ def _cmd_score(args: argparse.Namespace, out: Path) -> int:
     if data.scored is None:
         _print_report(data.report.to_json_dict(), sys.stderr)
         return EXIT_BAD_INPUT
+    _print_set_aside(data)
     export.to_safe_csv(export.scored_export(data.scored.accounts), out)
     quarantined = len(data.accounts.quarantine)
     print(f"Scored {len(data.scored.accounts):,} account(s) -> {args.out}"
@@ -325,6 +332,7 @@ def _cmd_design(args: argparse.Namespace, out: Path) -> int:
     if data.scored is None or data.reps is None:
         _print_report(data.report.to_json_dict(), sys.stderr)
         return EXIT_BAD_INPUT
+    _print_set_aside(data)
     areas = units.read_zip_areas(args.zip_areas) if args.zip_areas else None
     built = units.build_units(data.scored.accounts, areas, data.tam)
     inputs = design.prepare_inputs(data.scored.accounts, data.reps.data, built,
@@ -361,11 +369,13 @@ def _drivetime_inputs(args: argparse.Namespace) -> tuple | None:
         if data.scored is None or data.reps is None:
             _print_report(data.report.to_json_dict(), sys.stderr)
             return None
+        _print_set_aside(data)
         return data.reps.data, data.scored.accounts
     table = tg_validate.validate_reps(tg_io.read_table(args.reps), args.reps.name)
     if table.report.fatal:
         _print_report(table.report.to_json_dict(), sys.stderr)
         return None
+    _print_set_aside(Dataset.of_reps(table, args.reps.name))
     return table.data, None
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from territory_geo.errors import TerritoryError
+
 #: Factor names of the propensity score, in display order. Column ``score_<name>`` holds each factor (0-100).
 SCORE_FACTORS: tuple[str, ...] = ("fit", "growth", "intent", "relationship", "strategic")
 
@@ -201,6 +203,74 @@ DISPLAY_CRS: str = "EPSG:4326"
 
 #: Upload size limit in MB (mirrors .streamlit/config.toml).
 MAX_UPLOAD_MB: int = 200
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """Bounds on an input file, checked before the file is parsed, so a huge or hostile file is refused quickly.
+
+    Each field can be set with the environment variable named in :data:`INPUT_LIMIT_ENV` (see
+    :func:`input_limits`); refusals name the limit and that variable.
+
+    Attributes
+    ----------
+    max_upload_mb
+        Largest file, in MB (2**20 bytes); mirrors ``server.maxUploadSize`` in ``.streamlit/config.toml``.
+    max_columns
+        Most columns a table may have (a CRM export needs a few dozen).
+    max_rows
+        Most data rows a table may have (the ingest benchmark runs 1,000,000).
+    max_xlsx_uncompressed_mb
+        Most MB a workbook may hold once unpacked (the sum of its parts' uncompressed sizes).
+    max_xlsx_ratio
+        Highest compression ratio (unpacked / packed size) of a workbook part; far above what real sheets reach, typical
+        of a "zip bomb".
+    """
+
+    max_upload_mb: float = float(MAX_UPLOAD_MB)
+    max_columns: int = 500
+    max_rows: int = 2_000_000
+    max_xlsx_uncompressed_mb: float = 512.0
+    max_xlsx_ratio: float = 100.0
+
+
+#: Environment variable of each :class:`InputLimits` field.
+INPUT_LIMIT_ENV: dict[str, str] = {
+    "max_upload_mb": "TERRITORY_GEO_MAX_UPLOAD_MB",
+    "max_columns": "TERRITORY_GEO_MAX_COLUMNS",
+    "max_rows": "TERRITORY_GEO_MAX_ROWS",
+    "max_xlsx_uncompressed_mb": "TERRITORY_GEO_MAX_XLSX_MB",
+    "max_xlsx_ratio": "TERRITORY_GEO_MAX_XLSX_RATIO",
+}
+
+
+def input_limits() -> InputLimits:
+    """The :class:`InputLimits` defaults, overridden by the environment variables of :data:`INPUT_LIMIT_ENV`.
+
+    Raises
+    ------
+    TerritoryError
+        When a variable is set to something other than a positive number (a whole number for columns and rows).
+    """
+    base = InputLimits()
+    values: dict[str, Any] = {}
+    for f in fields(InputLimits):
+        text = os.environ.get(INPUT_LIMIT_ENV[f.name], "").strip()
+        if text:
+            values[f.name] = _positive(text, INPUT_LIMIT_ENV[f.name], whole=isinstance(getattr(base, f.name), int))
+    return replace(base, **values)
+
+
+def _positive(text: str, variable: str, whole: bool) -> float | int:
+    kind = "a positive whole number" if whole else "a positive number"
+    try:
+        value: float | int = int(text.replace("_", "")) if whole else float(text)
+    except ValueError:
+        value = 0
+    if not value > 0 or value == float("inf"):
+        msg = f"{variable} must be {kind}; it is {text!r}. Fix or unset the environment variable."
+        raise TerritoryError(msg)
+    return value
 
 #: Seed of the embedded demo.
 DEMO_SEED: int = 20261122

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io as pyio
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from territory_geo import io
 from territory_geo.errors import InputFileError
+from territory_geo.settings import InputLimits
 
 
 def test_read_table_keeps_every_cell_as_text(salesforce_accounts_csv):
@@ -219,3 +221,94 @@ def test_header_found_below_unrecognised_first_row_in_xlsx():
     frame = io.read_table(buf.getvalue(), "reps.xlsx")
     assert list(frame.columns) == ["Rep ID", "Name"]
     assert frame.to_dict("records") == [{"Rep ID": "R1", "Name": "Ann"}]
+
+
+# --- control characters, binary files, UTF-16 ----------------------------------------------------------------------
+
+
+def test_nul_and_other_control_characters_are_removed_and_located():
+    data = (b"Account ID,Account Name,Zip,Notes\nA1,Ac\x00me,30303,ok\nA2, Beta\x07 ,30303,\x1b[0m\n"
+            b"A3,Gamma,30303,\x00\n" + b"".join(b"A%d,Filler,30303,\n" % i for i in range(4, 40)))
+    frame = io.read_table(data, "ctl.csv")
+    assert frame["Account Name"].tolist()[:3] == ["Acme", "Beta", "Gamma"]
+    assert frame.loc[1, "Notes"] == "[0m"
+    assert pd.isna(frame.loc[2, "Notes"])  # a cell of control characters only is empty
+    found = {column: (rows.tolist(), counts.tolist()) for column, (rows, counts) in
+             frame.attrs["control_characters"].items()}
+    assert found == {"Account Name": ([0, 1], [1, 1]), "Notes": ([1, 2], [1, 1])}
+    assert frame.attrs["notes"] == [("Removed control characters (NUL and other invisible codes) from 4 cell(s) in 2 "
+                                     "column(s): 'Account Name', 'Notes'.")]
+
+
+def test_tab_cr_and_lf_inside_a_quoted_cell_are_kept():
+    frame = io.read_table(b'Account ID,Account Name,Zip\nA1,"two\r\nlines\tand a tab",30303\n', "ok.csv")
+    assert frame.loc[0, "Account Name"] == "two\r\nlines\tand a tab"
+    assert "control_characters" not in frame.attrs
+
+
+def test_control_characters_in_parquet_cells_are_removed():
+    buf = pyio.BytesIO()
+    pd.DataFrame({"Account ID": ["A1", "A2"], "Account Name": ["Acme\x00", "Beta"]}).to_parquet(buf)
+    frame = io.read_table(buf.getvalue(), "a.parquet")
+    assert frame["Account Name"].tolist() == ["Acme", "Beta"]
+    assert list(frame.attrs["control_characters"]) == ["Account Name"]
+
+
+def test_control_characters_in_the_header_are_removed():
+    frame = io.read_table(b"Account ID\x00,Account Name,Zip\nA1,Acme,30303\n", "h.csv")
+    assert list(frame.columns) == ["Account ID", "Account Name", "Zip"]
+
+
+@pytest.mark.parametrize(("data", "hint"), [
+    (b"PK\x03\x04" + bytes(200), "It is a ZIP archive, e.g. an Excel workbook: give it the .xlsx extension."),
+    (b"PAR1" + bytes(200), "It is a Parquet file: give it the .parquet extension."),
+    (bytes(range(32)) * 20, "Upload a .csv, .xlsx or .parquet export"),
+])
+def test_binary_files_are_still_refused_with_a_hint(data, hint):
+    with pytest.raises(InputFileError) as info:
+        io.read_table(data, "bin.csv")
+    assert str(info.value).startswith(f"bin.csv: this looks like a binary file, not CSV text. {hint}")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_with_a_byte_order_mark_is_decoded(encoding):
+    text = "Account ID\tAccount Name\tZip\nA1\tCafé Olé\t02134\n"
+    data = text.encode(encoding) if encoding == "utf-16" else b"\xfe\xff" + text.encode(encoding)
+    frame = io.read_table(data, "unicode.txt")
+    assert frame.to_dict("records") == [{"Account ID": "A1", "Account Name": "Café Olé", "Zip": "02134"}]
+    assert frame.attrs["notes"] == [("The file is UTF-16 text (Excel's 'Unicode Text'); it was decoded. Save it as "
+                                     "'CSV UTF-8' to skip the conversion.")]
+
+
+def test_utf16_that_is_not_valid_is_refused():
+    with pytest.raises(InputFileError, match=r"bad\.csv: the file starts like UTF-16 text but is not valid UTF-16"):
+        io.read_table(b"\xff\xfeA\x00\x00\xd8", "bad.csv")
+
+
+# --- wide files ---------------------------------------------------------------------------------------------------
+
+
+def test_wide_file_passes_unknown_columns_through_as_one_block():
+    extra = [f"Custom {i}" for i in range(1500)]
+    header = ",".join(["Account ID", "Account Name", "Zip", *extra])
+    rows = [",".join([f"A{r}", f" Name {r} ", "30303", *[" x " if i % 2 else "" for i in range(1500)]])
+            for r in range(20)]
+    frame = io.read_table(("\n".join([header, *rows]) + "\n").encode(), "wide.csv",
+                          limits=InputLimits(max_columns=2000))
+    assert frame.shape == (20, 1503)
+    assert list(frame.columns[:4]) == ["Account ID", "Account Name", "Zip", "Custom 0"]
+    assert frame["Account Name"].tolist()[:2] == ["Name 0", "Name 1"]
+    assert str(frame["Account ID"].dtype) == "str"  # recognised: pyarrow strings, parsed by validation
+    assert set(frame[extra].dtypes) == {np.dtype(object)}
+    assert frame[extra]._mgr.nblocks == 1
+    assert frame.loc[3, "Custom 1"] == "x" and pd.isna(frame.loc[3, "Custom 0"])
+
+
+def test_repeated_header_names_never_collide():
+    frame = io.read_table(b"Account ID,Zip,Zip,Zip_1\nA1,30303,30308,x\n", "d.csv")
+    assert list(frame.columns) == ["Account ID", "Zip", "Zip_2", "Zip_1"]
+
+
+def test_a_short_file_with_one_stray_nul_is_read():
+    frame = io.read_table(b"Account ID,Account Name,Zip\nA1,Ac\x00me,30303\n", "nul.csv")
+    assert frame.loc[0, "Account Name"] == "Acme"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from territory_geo import io, validate
-from territory_geo.settings import CapacitySettings
+from territory_geo.settings import CapacitySettings, InputLimits
 
 
 def _accounts(text: str, name: str = "accounts.csv") -> validate.CleanTable:
@@ -50,7 +50,14 @@ def test_salesforce_export_is_validated_with_canonical_columns(salesforce_accoun
     assert data.loc[3, ["lat", "lon"]].tolist() == [33.5207, -86.8025]
     assert data.loc[0, "lat"] == pytest.approx(33.7525)
     assert data.loc[0, "lon"] == pytest.approx(-84.3888)
-    assert table.report.issues.empty
+    # the only issue: the padded ZIP, named so the user can check it
+    [issue] = table.report.issues.to_dict("records")
+    assert issue == {"file": "sf.csv", "row": 2, "column": "Billing Zip/Postal Code", "value": "2134",
+                     "severity": "warning",
+                     "message": "ZIP '2134' has 4 digits; read as 02134 (Allston, MA) — a leading zero lost in a "
+                                "spreadsheet?",
+                     "fix": "Check the ZIP; format the column as text in the spreadsheet so that leading zeros are "
+                            "kept."}
     assert list(table.report.issues.columns) == validate.ISSUE_COLUMNS
 
 
@@ -270,7 +277,8 @@ def test_duplicate_ids_keep_the_first_and_quarantine_later_occurrences():
     assert table.quarantine["row"].tolist() == [3, 4]
     assert table.quarantine["Account Name"].tolist() == ["Second", "Third"]
     issues = table.report.issues
-    assert issues["message"].tolist() == ["Duplicate id: the same id is on row 1."] * 2
+    assert issues["message"].tolist() == ["Duplicate account id A1: rows 1 and 3 both have it; row 3 was set aside.",
+                                          "Duplicate account id A1: rows 1 and 4 both have it; row 4 was set aside."]
     assert issues["column"].tolist() == ["Account ID"] * 2
     assert issues["value"].tolist() == ["A1", "A1"]
 
@@ -305,7 +313,8 @@ def test_quarantine_keeps_original_text_and_no_valid_row_is_lost():
                                        "Billing Zip/Postal Code": "30303", "ARR": "-1,000", "Notes": "y",
                                        "problems": "'ARR' is negative."}
     assert q["problems"].tolist()[0] == "Unknown ZIP code, and the account has no coordinates."
-    assert q["problems"].tolist()[2] == "Duplicate id: the same id is on row 1."
+    assert q["problems"].tolist()[2] == "Duplicate account id A1: rows 1 and 6 both have it; row 6 was set aside."
+    assert table.reasons == {2: ("unknown ZIP",), 4: ("negative ARR",), 6: ("duplicate id",)}
 
 
 def test_every_reason_of_a_row_is_listed_once():
@@ -467,3 +476,190 @@ def test_link_owners_without_reps_leaves_accounts_unassigned(salesforce_accounts
     linked, report = validate.link_owners(accounts.data, pd.DataFrame(columns=["rep_id", "name"]))
     assert linked["owner_rep_id"].isna().all()
     assert report.issues.empty
+
+
+# --- padded ZIPs, formula ids, control characters ------------------------------------------------------------------
+
+
+def test_padded_zips_are_warned_with_the_row_the_text_and_the_zip_used():
+    table = _accounts("Account ID,Account Name,Zip\nA1,Allston,2134\nA2,Holtsville,501\nA3,Excel float,30303.0\n"
+                      "A4,Excel float padded,2134.0\nA5,Plus four,02134-1234\nA6,Atlanta,30303\n")
+    assert table.data["zip"].tolist() == ["02134", "00501", "30303", "02134", "02134", "30303"]
+    warnings = table.report.warnings()
+    padded = warnings[warnings["message"].str.startswith("ZIP '")]
+    assert padded[["row", "column", "value"]].values.tolist() == [[1, "Zip", "2134"], [2, "Zip", "501"],
+                                                                  [4, "Zip", "2134.0"]]
+    assert padded["message"].tolist() == [
+        "ZIP '2134' has 4 digits; read as 02134 (Allston, MA) — a leading zero lost in a spreadsheet?",
+        "ZIP '501' has 3 digits; read as 00501 (Holtsville, NY) — leading zeros lost in a spreadsheet?",
+        "ZIP '2134.0' has 4 digits; read as 02134 (Allston, MA) — a leading zero lost in a spreadsheet?"]
+    assert table.report.n_valid == 6
+
+
+def test_unknown_padded_zip_is_the_unknown_zip_error_only():
+    table = _accounts("Account ID,Account Name,Zip\nA1,Nowhere,9999\n")
+    assert table.report.issues["message"].tolist() == ["Unknown ZIP code, and the account has no coordinates."]
+
+
+def test_ids_beginning_with_a_formula_sign_are_warned():
+    table = _accounts("Account ID,Account Name,Zip,Account Owner\n+A1,a,30303,@R02\n=A2,b,30303,R01\n"
+                      "A3,c,30303,-R9\nA4-1,d,30303,R01\n")
+    warnings = table.report.warnings()
+    assert warnings[["row", "column", "value"]].values.tolist() == [
+        [1, "Account ID", "+A1"], [1, "Account Owner", "@R02"], [2, "Account ID", "=A2"], [3, "Account Owner", "-R9"]]
+    assert warnings["message"].iloc[0] == ("The account id begins with '+', a formula sign: exports write it with a "
+                                           "leading ' so that spreadsheets keep it as text (the plan importer "
+                                           "removes the ' again).")
+    assert warnings["message"].iloc[1].startswith("The owner begins with '@', a formula sign")
+    assert set(warnings["fix"]) == {("Use a plain id, starting with a letter or digit, in the source system if you "
+                                     "can.")}
+    assert table.data["account_id"].tolist() == ["+A1", "=A2", "A3", "A4-1"]  # kept as typed
+
+
+def test_rep_id_beginning_with_a_formula_sign_is_warned():
+    table = _reps("Rep ID,Name,Home ZIP,Tenure\n+R02,Ann,30303,3\n")
+    [issue] = table.report.issues.to_dict("records")
+    assert (issue["column"], issue["value"], issue["severity"]) == ("Rep ID", "+R02", "warning")
+    assert issue["message"].startswith("The rep id begins with '+', a formula sign")
+
+
+def test_removed_control_characters_are_warnings_per_cell():
+    table = _accounts("Account ID,Account Name,Zip,Notes\nA1,Ac\x00me\x00,30303,fine\nA2,Beta,30303,x\x07y\n"
+                      + "".join(f"A{i},Filler,30303,\n" for i in range(3, 30)))
+    warnings = table.report.warnings().to_dict("records")
+    assert [(w["row"], w["column"], w["value"]) for w in warnings] == [(1, "Account Name", "Acme"),
+                                                                       (2, "Notes", "xy")]
+    assert warnings[0]["message"] == ("The cell held invisible control characters (such as NUL); they were removed "
+                                      "from the text.")
+    assert warnings[0]["fix"] == ("Removed 2 control character(s); check the text, and clean the field in the source "
+                                  "system.")
+    assert warnings[1]["fix"].startswith("Removed 1 control character(s)")
+    assert table.data.loc[0, "name"] == "Acme" and table.data.loc[1, "Notes"] == "xy"
+
+
+# --- implausible places ---------------------------------------------------------------------------------------------
+
+
+def test_coordinates_far_from_their_zip_are_replaced_by_the_zip():
+    table = _accounts("Account ID,Account Name,Zip,Latitude,Longitude\nA1,Paris Maine,04101,48.8566,2.3522\n"
+                      "A2,Near,30303,33.80,-84.30\nA3,Coords only,,33.80,-84.30\n")
+    data = table.data
+    assert data["location_source"].tolist() == ["zip centroid", "coordinates", "coordinates"]
+    assert data.loc[0, "state"] == "ME"
+    assert data.loc[0, "lat"] == pytest.approx(43.66, abs=0.1)
+    [issue] = table.report.issues.to_dict("records")
+    assert (issue["row"], issue["column"], issue["value"], issue["severity"]) == (1, "Latitude", "48.8566, 2.3522",
+                                                                                    "warning")
+    assert issue["message"] == ("The coordinates are 5,397 km from the centre of ZIP 04101 (Portland, ME); the ZIP's "
+                                "location is used (the coordinates look like a geocoder's wrong match).")
+    assert issue["fix"] == "Check the coordinates and the ZIP; correct or remove the wrong one."
+
+
+def test_coordinates_within_the_distance_setting_are_kept():
+    # 120 km from the Atlanta ZIP: a large rural ZIP can be that wide; under MAX_ZIP_DISTANCE_KM
+    assert validate.MAX_ZIP_DISTANCE_KM == 150.0
+    table = _accounts("Account ID,Account Name,Zip,Latitude,Longitude\nA1,Rural,30303,34.80,-84.00\n")
+    assert table.data.loc[0, "location_source"] == "coordinates"
+    assert table.report.issues.empty
+
+
+def test_haversine_km():
+    assert validate.haversine_km([33.7525], [-84.3888], [33.7525], [-84.3888])[0] == 0
+    # Atlanta - Miami, about 974 km
+    assert validate.haversine_km([33.7525], [-84.3888], [25.7743], [-80.1937])[0] == pytest.approx(974, abs=5)
+
+
+# --- reps set aside, named ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("R2,Bob,99999,,", "Rep R2 (Bob) has no usable home base: unknown ZIP code, and there are no coordinates."),
+    ("R2,Bob,ABC,,", ("Rep R2 (Bob) has no usable home base: the ZIP is not a US ZIP code, and there are no "
+                      "coordinates.")),
+    ("R2,Bob,,0,0", ("Rep R2 (Bob) has no usable home base: no ZIP code, and the coordinates are unusable (see the "
+                     "warning).")),
+    ("R2,Bob,,,", "Rep R2 (Bob) has no usable home base: no ZIP code or coordinates."),
+    (",Bob,,,", "The rep on row 2 (Bob) has no usable home base: no ZIP code or coordinates."),
+])
+def test_rep_without_a_usable_home_base_is_named(line, message):
+    table = _reps(f"Rep ID,Name,Home ZIP,Home Latitude,Home Longitude\nR1,Ann,30303,,\n{line}\n")
+    assert table.data["rep_id"].tolist() == ["R1"]
+    errors = table.report.errors()
+    assert message in errors["message"].tolist()
+    assert "no usable home base" in table.reasons[2]
+
+
+def test_duplicate_rep_id_names_the_id_and_both_rows():
+    table = _reps("Rep ID,Name,Home ZIP\nR1,Ann,30303\nR2,Bob,33131\nR1,Cy,35203\n")
+    [error] = table.report.errors().to_dict("records")
+    assert error["message"] == "Duplicate rep id R1: rows 1 and 3 both have it; row 3 was set aside."
+    assert validate.set_aside_reps(table).to_dict("records") == [
+        {"row": 3, "rep_id": "R1", "name": "Cy", "reason": "duplicate id"}]
+    assert validate.describe_reps(validate.set_aside_reps(table)) == ["R1 (Cy, row 3: duplicate id)"]
+
+
+def test_reps_file_without_a_usable_home_base_is_fatal_and_names_the_reps():
+    table = _reps("Rep ID,Name,Home Latitude,Home Longitude\nR1,Ann,0,0\nR2,Bob,0,0\n")
+    assert table.data.empty and table.report.fatal
+    fatal = table.report.issues[table.report.issues["severity"] == "fatal"].to_dict("records")
+    assert [f["message"] for f in fatal] == [("No rep in reps.csv has a usable home base: R1 (Ann, row 1), R2 (Bob, "
+                                              "row 2).")]
+    assert fatal[0]["fix"] == "Give each rep a home ZIP code (or home latitude and longitude) and load the file again."
+    doc = table.report.to_json_dict()
+    assert doc["errors"][0]["message"].startswith("No rep in reps.csv has a usable home base")
+    assert "No valid rows are left after validation." not in [e["message"] for e in doc["errors"]]
+
+
+def test_reps_file_with_no_usable_rep_for_other_reasons_names_them_with_the_reason():
+    table = _reps("Rep ID,Name,Home ZIP,Tenure\nR1,Ann,30303,-1\nR2,Bob,99999,2\n")
+    [fatal] = table.report.issues[table.report.issues["severity"] == "fatal"]["message"]
+    assert fatal == ("No rep in reps.csv is usable: R1 (Ann, row 1: negative tenure), R2 (Bob, row 2: no usable home "
+                     "base).")
+
+
+def test_merged_report_keeps_the_reps_fatal():
+    accounts = _accounts("Account ID,Account Name,Zip\nA1,a,30303\n")
+    reps = _reps("Rep ID,Name,Home ZIP\nR1,Ann,99999\n")
+    merged = accounts.report.merged(reps.report)
+    assert merged.fatal and not merged.to_json_dict()["ok"]
+    assert set(merged.to_json_dict()) == {"ok", "n_rows", "n_valid", "errors", "warnings", "notes"}
+
+
+def test_short_list_caps_long_lists():
+    assert validate.short_list(["a", "b"]) == "a, b"
+    assert validate.short_list([str(i) for i in range(14)], limit=3) == "0, 1, 2 … and 11 more"
+
+
+def test_link_owners_names_an_owner_whose_rep_row_was_set_aside():
+    reps = _reps("Rep ID,Name,Home ZIP\nR1,Ann,30303\nR3,Priya,\nR1,Cy,35203\n")
+    accounts = _accounts("Account ID,Account Name,Zip,Owner\nA1,a,30303,R3\nA2,b,30303,cy\nA3,c,30303,R1\n"
+                         "A4,d,30303,Zed\n")
+    linked, report = validate.link_owners(accounts.data, reps.data, "accounts.csv", column="Owner",
+                                          set_aside=validate.set_aside_reps(reps), reps_file="reps.csv")
+    assert linked["owner_rep_id"].tolist()[2] == "R1" and linked["owner_rep_id"].isna().tolist() == [True, True,
+                                                                                                         False, True]
+    issues = report.issues.to_dict("records")
+    assert [i["message"] for i in issues] == [
+        ("Owner R3 is a rep whose row was set aside: row 2 of reps.csv, no usable home base; the account is treated "
+         "as unassigned."),
+        ("Owner cy is a rep whose row was set aside: row 3 of reps.csv, duplicate id; the account is treated as "
+         "unassigned."),
+        "The owner is not in the reps file; the account is treated as unassigned."]
+    assert issues[0]["fix"] == "Fix that row of reps.csv (see its error) and load the files again."
+
+
+# --- wide files -------------------------------------------------------------------------------------------------
+
+
+def test_wide_file_passes_every_column_through_and_finds_stray_headers():
+    extra = [f"Custom {i}" for i in range(700)]
+    header = ",".join(["Account ID", "Account Name", "Zip", *extra])
+    rows = [",".join([f"A{r}", f"n{r}", "30303", *[f"v{r}.{i}" for i in range(700)]]) for r in range(5)]
+    text = "\n".join([header, rows[0], rows[1], header, *rows[2:]]) + "\n"
+    table = validate.validate_accounts(io.read_table(text.encode(), "wide.csv",
+                                                     limits=InputLimits(max_columns=1000)), "wide.csv")
+    assert table.data["row"].tolist() == [1, 2, 4, 5, 6]
+    assert list(table.data.columns[-700:]) == extra
+    assert table.data.loc[4, "Custom 699"] == "v4.699"
+    [warning] = table.report.warnings().to_dict("records")
+    assert warning["row"] == 3 and warning["message"].startswith("This row repeats the header row")
