@@ -20,6 +20,7 @@ if not current.data.usable or current.units is None or current.data.reps is None
     st.error("Drive times need usable accounts and a reps file with home bases; see Home.")
     st.stop()
 settings = DriveTimeSettings()
+widgets.set_aside(current.data, "Drive times below leave them out.")
 
 SOURCES = {"estimate": "Estimate (no road graph)", "file": "Road graph file", "download": "Download from OpenStreetMap"}
 source = st.radio("Drive times from", list(SOURCES), format_func=SOURCES.get, horizontal=True, key="dt_source")

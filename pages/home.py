@@ -86,8 +86,7 @@ with load_tab:
                 st.warning(widgets.literal(far))
         for note in data.scored.notes:
             st.caption(f"ℹ️ {widgets.literal(note)}")
-        if len(data.accounts.quarantine):
-            st.warning(f"{len(data.accounts.quarantine):,} row(s) were quarantined; see the Validation report tab.")
+        widgets.set_aside(data, "See the Validation report tab.")
         st.page_link("pages/accounts_map.py", label="Explore the accounts map →")
 
 with report_tab:

@@ -18,6 +18,8 @@ if not current.data.usable or current.units is None or current.data.reps is None
 st.markdown("Seeded k-means on ZIP centroids, then an exact-balance transport step, contiguity repair and local "
             "search: every territory one connected piece, within tolerance of its capacity-weighted target.")
 
+widgets.set_aside(current.data, "The designs below work without them.")
+
 st.sidebar.header("Scenarios")
 chosen = st.sidebar.multiselect("Scenarios to compare", list(SCENARIOS), default=list(SCENARIOS),
                                 format_func=lambda s: SCENARIOS[s].label, key="terr_scenarios")

@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--thorough", action="store_true", default=None,
                    help="where lumpy ZIPs leave territories beyond the tolerance, re-draw the region around them as "
                         "one set-partitioning problem (slower: 4x the default time budget)")
+    p.add_argument("--allow-cross-region", action="store_true", default=None,
+                   help="let a territory span regions no road joins (AK, HI, PR, ... and the lower 48); by default "
+                        "each region is covered by the reps who live there")
     p.add_argument("--out", required=True, type=Path, help=_OUT_DIR)
 
     p = sub.add_parser("drivetime", help="drive-time matrix from rep homes to ZIP units (or accounts); writes "
@@ -287,6 +290,13 @@ def _print_set_aside(data: Dataset) -> None:
         print(f"warning: {line}", file=sys.stderr)
 
 
+def _print_far_accounts(built: units.Units, scored: object) -> None:
+    """Warn about accounts placed far outside every ZIP area (coordinates abroad or at sea)."""
+    note = units.far_accounts_note(built, scored)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     data = ingest(args.accounts, args.reps)
     report = data.report.to_json_dict()
@@ -320,7 +330,7 @@ def _design_config(args: argparse.Namespace) -> DesignConfig:
     """The ``--config`` file's settings (validated as a whole), overridden by the command line's."""
     config = load_config(args.config) if args.config is not None else DesignConfig()
     return with_options(config, scenario=args.scenario, tolerance=args.tolerance, seed=args.seed,
-                        thorough=args.thorough)
+                        thorough=args.thorough, allow_cross_region=args.allow_cross_region)
 
 
 @_writes("dir", (*DESIGN_FILES, "comparison.json", *SCENARIOS))
@@ -335,6 +345,7 @@ def _cmd_design(args: argparse.Namespace, out: Path) -> int:
     _print_set_aside(data)
     areas = units.read_zip_areas(args.zip_areas) if args.zip_areas else None
     built = units.build_units(data.scored.accounts, areas, data.tam)
+    _print_far_accounts(built, data.scored.accounts)
     inputs = design.prepare_inputs(data.scored.accounts, data.reps.data, built,
                                    locks=config.locks, named=config.named)
     comparison = {}
@@ -343,7 +354,8 @@ def _cmd_design(args: argparse.Namespace, out: Path) -> int:
                                                 config.scenario_overrides.get(scenario_name, {}))
         designer = design.TerritoryDesigner(scenario, tolerance=config.tolerance, seed=config.seed,
                                             pin_top_n=config.pin_top_n, max_seconds=config.max_seconds,
-                                            thorough=config.thorough).fit(inputs)
+                                            thorough=config.thorough,
+                                            allow_cross_region=config.allow_cross_region).fit(inputs)
         folder = Path() if len(names) == 1 else Path(scenario_name)
         settings = {"tolerance": designer.scenario.tolerance, "seed": config.seed,
                     "pin_top_n": config.pin_top_n, "locks": inputs.locks, "named": inputs.named,
@@ -391,6 +403,8 @@ def _cmd_drivetime(args: argparse.Namespace, out: Path) -> int:
     points = accounts if accounts is not None else reps.rename(columns={"home_lat": "lat", "home_lon": "lon"})
     states = units.states_touched(points.dropna(subset=["lat", "lon"]), nearest=False)
     built = units.build_units(accounts) if accounts is not None and states else None
+    if built is not None:
+        _print_far_accounts(built, accounts)
     if args.per_account:
         targets = dt.account_targets(accounts, built)
     elif built is not None:
@@ -424,6 +438,10 @@ def _cmd_drivetime(args: argparse.Namespace, out: Path) -> int:
               f"(defaults: {calibration.median_error_default:.0%})")
     elif graph is not None:
         print("  too few routes on the graph to calibrate the estimate; its typical factors are kept")
+    if calibration.n_across_water:
+        print(f"warning: {calibration.n_across_water:,} of the drive times join a rep's home and a place across water "
+              "no road joins: they are crow-fly estimates, not drives (calibration.json: n_across_water).",
+              file=sys.stderr)
     return EXIT_OK
 
 

@@ -207,6 +207,7 @@ DESIGN = Section("[design] setting", {
     "pin_top_n": Scalar(_is_whole, "a whole number ≥ 0 (top accounts by ARR pinned to each owner), e.g. 3"),
     "max_seconds": Scalar(_is_positive, "a positive number of seconds, e.g. 30"),
     "thorough": Scalar(lambda v: isinstance(v, bool), "true or false"),
+    "allow_cross_region": Scalar(lambda v: isinstance(v, bool), "true or false (territories across water)"),
     "locks": Table(Scalar(_is_zip, 'a 5-digit ZIP code in quotes, e.g. "02134"'), REP_ID,
                    'a table of ZIP code = rep id, e.g. [design.locks] "30303" = "R01"'),
     "named": Table(Scalar(_is_text, 'an account id in quotes, e.g. "ACC-00012"'), REP_ID,
@@ -247,7 +248,7 @@ class DesignConfig:
         A name from :data:`territory_geo.design.SCENARIOS`, or ``"all"``.
     tolerance
         Overrides every run scenario's tolerance (None: each scenario's own).
-    seed, pin_top_n, max_seconds, thorough
+    seed, pin_top_n, max_seconds, thorough, allow_cross_region
         Passed to :class:`territory_geo.design.TerritoryDesigner` (``max_seconds`` None: its default budget).
     locks
         ZIP -> rep id that must not change.
@@ -264,6 +265,7 @@ class DesignConfig:
     pin_top_n: int = 0
     max_seconds: float | None = None
     thorough: bool = False
+    allow_cross_region: bool = False
     locks: dict[str, str] = field(default_factory=dict)
     named: dict[str, str] = field(default_factory=dict)
     scenario_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -119,6 +119,29 @@ def test_home_escapes_user_text_and_hides_the_store_path(app_env: Path) -> None:
     assert not any(str(app_env) in text or "sqlite" in text.lower() for text in everything)
 
 
+def test_what_is_set_aside_is_said_on_home_and_territories(app_env: Path) -> None:
+    """A roster with a duplicate rep id: Home and the Territories page say which rep was set aside and how many
+    accounts lost their owner, so the 14 territories for 15 reps are explained."""
+    import pandas as pd
+
+    root = Path(APP).parent
+    reps = pd.read_csv(root / "data/demo/reps.csv", dtype=str, keep_default_na=False)
+    reps.loc[reps["Rep ID"] == "R03", "Rep ID"] = "R02"
+    inputs = Inputs(label="dup.csv", accounts=InputFile("accounts.csv", (root / "data/demo/accounts.csv").read_bytes()),
+                    reps=InputFile("reps.csv", reps.to_csv(index=False).encode()))
+    at = _run_home(inputs)
+    assert not at.exception
+    warnings = [_shown(w.value) for w in at.warning]
+    assert any("R02 (Priya Raman, row 3: duplicate id)" in w for w in warnings)
+    assert any(w.startswith("43 account(s) have an owner who is not on the usable roster") for w in warnings)
+    at.session_state["terr_scenarios"] = ["evenness"]
+    at.switch_page("pages/territories.py").run()
+    assert not at.exception
+    warnings = [_shown(w.value) for w in at.warning]
+    assert any("duplicate id" in w and "The designs below work without them." in w for w in warnings)
+    assert len(at.dataframe[1].value) == 14
+
+
 def test_home_saves_and_reopens_a_dataset(app_env: Path) -> None:
     at = _run_home()
     at.text_input(key="home_save_name").set_value("Southeast FY27").run()

@@ -63,6 +63,13 @@ def dataset_badge(label: str, data: Dataset) -> None:
     st.sidebar.caption(f"Dataset: **{literal(label)}** · {n:,} accounts")
 
 
+def set_aside(data: Dataset, where: str = "") -> None:
+    """One warning per thing the loaded data leaves out (quarantined rows, reps set aside, owners not on the roster),
+    so nothing is dropped without a word; ``where`` says what it means for this page."""
+    for line in data.set_aside_lines():
+        st.warning(literal(line) + (f" {where}" if where else ""))
+
+
 def validation_report(data: Dataset) -> None:
     """Counts, notes, every issue (row, column, value, fix) and the quarantined rows with a download."""
     report = data.report
