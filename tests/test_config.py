@@ -117,7 +117,7 @@ def test_one_problem_is_one_line() -> None:
     pytest.param('[design]\nnamed = ["ACC-1"]\n', '[design] named = ["ACC-1"]: expected a table of account id = '
                  'rep id, e.g. [design.named] "ACC-00012" = "R05"', id="named-list"),
     pytest.param("[design]\nsead = 7\n", "[design] sead = 7: unknown [design] setting (did you mean \"seed\"?); "
-                 "allowed: scenario, tolerance, seed, pin_top_n, max_seconds, thorough, locks, named", id="typo"),
+                 "allowed: scenario, tolerance, seed, pin_top_n, max_seconds, thorough, allow_cross_region, locks, named", id="typo"),
     pytest.param("seed = 7\n", "seed = 7: settings go inside a table (did you mean [design] seed?); tables: "
                  "[design], [scenarios]", id="above-the-tables"),
     pytest.param("[desing]\nseed = 7\n", "[desing]: unknown table (did you mean [design]?); allowed: [design], "
