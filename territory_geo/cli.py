@@ -286,8 +286,9 @@ def _print_report(report_dict: dict, stream: object = sys.stdout) -> None:
 
 def _print_set_aside(data: Dataset) -> None:
     """Say on stderr what the loaded data leaves out (rows, reps, owners), so nothing is dropped silently."""
-    for line in data.set_aside_lines():
-        print(f"warning: {line}", file=sys.stderr)
+    for record in data.set_aside():
+        hint = " Run validate for details." if record.kind == "account_rows" else ""
+        print(f"warning: {record.message}{hint}", file=sys.stderr)
 
 
 def _print_far_accounts(built: units.Units, scored: object) -> None:

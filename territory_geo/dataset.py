@@ -130,8 +130,7 @@ def _quarantined_accounts(table: validate.CleanTable, file: str) -> SetAside | N
     id_column = table.columns.get("account_id", "account_id")
     ids = q[id_column].astype("string") if id_column in q.columns else pd.Series(pd.NA, index=q.index)
     items = [f"row {row}" + (f" ({i})" if isinstance(i, str) else "") for row, i in zip(q["row"], ids, strict=True)]
-    message = (f"{len(q):,} of {table.report.n_rows:,} account rows in {file} were quarantined ({summary}); "
-               "run validate for details")
+    message = f"{len(q):,} of {table.report.n_rows:,} account rows in {file} were quarantined ({summary})."
     return SetAside("account_rows", len(q), message, _capped(items))
 
 
@@ -142,7 +141,7 @@ def _set_aside_reps(table: validate.CleanTable | None, file: str) -> SetAside | 
     if aside.empty:
         return None
     items = validate.describe_reps(aside)
-    message = f"{len(aside):,} rep(s) in {file} set aside: " + ", ".join(_capped(items))
+    message = f"{len(aside):,} rep(s) in {file} set aside: " + ", ".join(_capped(items)) + "."
     return SetAside("reps", len(aside), message, _capped(items))
 
 
@@ -160,7 +159,7 @@ def _unrostered_owners(accounts: pd.DataFrame, reps: validate.CleanTable | None)
              for owner, n in counts.items()]
     total = int(lost.sum())
     message = (f"{total:,} account(s) have an owner who is not on the usable roster and are treated as unassigned: "
-               + ", ".join(_capped(items)))
+               + ", ".join(_capped(items)) + ".")
     return SetAside("owners", total, message, _capped(items))
 
 

@@ -170,6 +170,51 @@ class DriveTimeSettings:
     red_flag_hours_month: float = 30.0
 
 
+@dataclass(frozen=True)
+class FieldSettings:
+    """How reps meet accounts in person, and how their month is measured: the drive-hours model
+    (:mod:`territory_geo.trips`).
+
+    Domain: A accounts get 4 in-person meetings of their 24 touchpoints a year; B accounts alternate in-person and
+    video for their 6 meetings (about 3 in person); C accounts are virtual. Routing: at least 3 customer meetings
+    per travel day and at most 90 minutes between meetings; travel under 25 % of the month; more than 30 hours a
+    month of driving is the red flag.
+
+    Attributes
+    ----------
+    in_person_visits
+        In-person visits a year per tier.
+    meeting_hours
+        Hours on site per meeting.
+    workday_hours
+        A field day, home to home, time on site included.
+    min_meetings_per_day, max_meetings_per_day
+        The routing target (days below it are reported as sparse), and the most meetings a day holds.
+    max_hop_minutes
+        The longest drive between two meetings of one trip.
+    overnight_one_way_hours
+        Stops farther than this from home are reached on overnight trips.
+    max_trip_days
+        The longest overnight trip (working days away).
+    working_hours_month
+        Working hours in a month (40 h x 52 / 12 = 173).
+    travel_share_target, red_flag_hours_month
+        Drive hours as a share of the working month to stay under, and monthly driving that raises the red flag.
+    """
+
+    in_person_visits: dict[str, float] = field(default_factory=lambda: {"A": 4.0, "B": 3.0, "C": 0.0})
+    meeting_hours: float = 1.0
+    workday_hours: float = 8.0
+    min_meetings_per_day: int = 3
+    max_meetings_per_day: int = 5
+    max_hop_minutes: float = 90.0
+    overnight_one_way_hours: float = 2.5
+    max_trip_days: int = 4
+    working_hours_month: float = 40.0 * 52 / 12
+    travel_share_target: float = 0.25
+    red_flag_hours_month: float = 30.0
+
+
 def graph_cache_dir() -> Path:
     """Folder of downloaded road graphs (GraphML): ``$TERRITORY_GEO_GRAPH_CACHE`` or ``.territory_geo/graphs``."""
     return Path(os.environ.get("TERRITORY_GEO_GRAPH_CACHE", ".territory_geo/graphs"))

@@ -140,16 +140,16 @@ NO_HOME = ("  error: No rep in reps.csv has a usable home base: R01 (Dana Whitfi
 def _unrostered(accounts: pd.DataFrame, name: str, row: int) -> str:
     n = _owned(accounts, name)
     return (f"warning: {n} account(s) have an owner who is not on the usable roster and are treated as unassigned: "
-            f"{name} ({n}; rep row {row} set aside)")
+            f"{name} ({n}; rep row {row} set aside).")
 
 
 CASES = [
     pytest.param("score", _duplicate_id, 0, lambda acc: [
-        "warning: 1 rep(s) in reps.csv set aside: R03 (Caleb Brooks, row 4: duplicate id)",
+        "warning: 1 rep(s) in reps.csv set aside: R03 (Caleb Brooks, row 4: duplicate id).",
         _unrostered(acc, "Caleb Brooks", 4),
     ], id="duplicate-rep-id-score"),
     pytest.param("drivetime", _duplicate_id, 0, lambda acc: [
-        "warning: 1 rep(s) in reps.csv set aside: R03 (Caleb Brooks, row 4: duplicate id)",
+        "warning: 1 rep(s) in reps.csv set aside: R03 (Caleb Brooks, row 4: duplicate id).",
     ], id="duplicate-rep-id-drivetime"),
     pytest.param("validate", _every_home_at_zero, 2, lambda acc: [
         NO_HOME,
@@ -158,12 +158,12 @@ CASES = [
     ], id="every-home-at-zero-validate"),
     pytest.param("score", _every_home_at_zero, 2, lambda acc: [NO_HOME], id="every-home-at-zero-score"),
     pytest.param("drivetime", _one_home_at_zero, 0, lambda acc: [
-        "warning: 1 rep(s) in reps.csv set aside: R07 (Imani Carter, row 7: no usable home base)",
+        "warning: 1 rep(s) in reps.csv set aside: R07 (Imani Carter, row 7: no usable home base).",
         _unrostered(acc, "Imani Carter", 7),
     ], id="one-home-at-zero-drivetime"),
     pytest.param("design", _florida_with_bad_rows, 0, lambda acc: [
-        ("warning: 2 of 240 account rows in accounts.csv were quarantined (1 unknown ZIP, 1 negative ARR); run "
-         "validate for details"),
+        ("warning: 2 of 240 account rows in accounts.csv were quarantined (1 unknown ZIP, 1 negative ARR). Run "
+         "validate for details."),
     ], id="quarantined-rows-design"),
 ]
 
@@ -268,4 +268,4 @@ def test_drivetime_without_accounts_names_reps_set_aside(make_inputs, tmp_path, 
     _, reps, _ = make_inputs(_one_home_at_zero)
     assert cli.main(["drivetime", "--reps", str(reps), "--out", str(tmp_path / "dt")]) == 0
     assert capsys.readouterr().err.splitlines() == [
-        "warning: 1 rep(s) in reps.csv set aside: R07 (Imani Carter, row 7: no usable home base)"]
+        "warning: 1 rep(s) in reps.csv set aside: R07 (Imani Carter, row 7: no usable home base)."]

@@ -117,17 +117,16 @@ def test_set_aside_counts_and_names_rows_reps_and_owners():
     assert list(records) == ["account_rows", "reps", "owners"]
     rows = records["account_rows"]
     assert rows.count == 3
-    assert rows.message == ("3 of 8 account rows in accounts.csv were quarantined (2 unknown ZIP, 1 negative ARR); "
-                            "run validate for details")
+    assert rows.message == "3 of 8 account rows in accounts.csv were quarantined (2 unknown ZIP, 1 negative ARR)."
     assert rows.items == ("row 2 (A2)", "row 3 (A3)", "row 4 (A4)")
     reps = records["reps"]
     assert reps.count == 2
     assert reps.message == ("2 rep(s) in reps.csv set aside: R3 (Priya, row 2: no usable home base), R1 (Cy, row 3: "
-                            "duplicate id)")
+                            "duplicate id).")
     owners = records["owners"]
     assert owners.count == 4
     assert owners.message == ("4 account(s) have an owner who is not on the usable roster and are treated as "
-                              "unassigned: R3 (2; rep row 2 set aside), Zed (1), cy (1; rep row 3 set aside)")
+                              "unassigned: R3 (2; rep row 2 set aside), Zed (1), cy (1; rep row 3 set aside).")
     assert data.set_aside_lines() == [rows.message, reps.message, owners.message]
 
 
