@@ -11,7 +11,7 @@ from territory_geo import drivetime as dt
 from territory_geo import export
 from territory_geo.design import SCENARIOS
 from territory_geo.errors import TerritoryError
-from territory_geo.settings import DriveTimeSettings
+from territory_geo.settings import DriveTimeSettings, FieldSettings
 from territory_geo.units import ownership_by_zip
 from ui import maps, state, widgets
 
@@ -100,24 +100,31 @@ else:
 if owner_of_zip.empty:
     st.info("The accounts have no owners, so there are no current territories; pick a designed scenario.")
     st.stop()
-hours = dt.plan_drive_hours(scored, current.units, owner_of_zip, matrix, settings, reps=current.data.reps.data)
+field = FieldSettings()
+hours = state.field_table(current, owner_of_zip, matrix, calibration)
 if hours["across_water"].any():
     crossing = hours.loc[hours["across_water"], "rep_id"].astype(str).tolist()
     st.warning(f"{len(crossing)} rep(s) visit accounts across water no road joins ({widgets.literal(', '.join(crossing))}):"
                " those drive times are crow-fly estimates, not drives; flights or ferries decide the real time.")
+for note in hours.loc[hours["note"] != "", "note"]:
+    st.warning(widgets.literal(note))
 hours.insert(1, "rep", hours["rep_id"].map(dict(zip(homes["rep_id"], homes["name"], strict=True))))
-flagged = int(hours["red_flag"].sum())
-c1, c2, c3 = st.columns(3)
-c1.metric("Reps over the red line", f"{flagged} of {len(hours)}")
-c2.metric("Median driving per month", f"{hours['drive_hours_month'].median():.1f} h")
-c3.metric("Median travel share", f"{hours['travel_share'].median():.0%}")
-widgets.table(hours, percent_columns=("travel_share",))
-st.caption(f"Each in-person visit ({settings.in_person_share:.0%} of touchpoints: A 12, B 6, C 4 a year) is a round "
-           f"trip from the rep's home plus {settings.meeting_hours:g} h on site. Red flag: more than "
-           f"{settings.red_flag_hours_month:g} h of driving a month, or travel above "
-           f"{settings.travel_share_target:.0%} of a {settings.working_hours_month:.0f}-hour month — split the "
-           "territory or cover it from inside sales. `source` says **estimated** when any of the rep's drive "
-           "times is.")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Months that do not fit", f"{int((~hours['fits_month']).sum())} of {len(hours)}")
+c2.metric("Reps over the red line", f"{int(hours['red_flag'].sum())} of {len(hours)}")
+c3.metric("Median drive hours a month", f"{hours['drive_hours_month'].median():.1f} h")
+c4.metric("Median travel share", f"{hours['travel_share'].median():.0%}")
+widgets.field_table(hours.drop(columns=["note"]))
+visits = ", ".join(f"{tier} {n:g}" for tier, n in field.in_person_visits.items())
+st.caption(f"Each account gets its tier's in-person visits a year ({visits}); a year of visits is grouped into day "
+           f"trips from home (at most {field.workday_hours:g} h home to home, {field.max_meetings_per_day} meetings, "
+           f"{field.max_hop_minutes:g} min between meetings, {field.meeting_hours:g} h on site each) and, beyond "
+           f"{field.overnight_one_way_hours:g} h one way, overnight trips (nights away counted). Drive time is each "
+           "trip's tour, home → accounts → home: legs from home from the road graph where it reaches, hops between "
+           "nearby stops on the road graph where measured, the (calibrated) estimate otherwise. Red flag: more than "
+           f"{field.red_flag_hours_month:g} h of driving a month, travel above {field.travel_share_target:.0%} of a "
+           f"{field.working_hours_month:.0f}-hour month, or a month that does not fit — split the territory or cover "
+           "it from inside sales.")
 
 st.subheader("Calibration of the estimate")
 factors = pd.DataFrame([{"class": c, **f, "pairs": calibration["pairs"].get(c, 0)}

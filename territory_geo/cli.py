@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from territory_geo import demo, design, export, units
+from territory_geo import demo, design, export, trips, units
 from territory_geo import drivetime as dt
 from territory_geo import io as tg_io
 from territory_geo import validate as tg_validate
@@ -428,9 +428,13 @@ def _cmd_drivetime(args: argparse.Namespace, out: Path) -> int:
     if accounts is not None and built is not None and not args.per_account:
         owners = units.ownership_by_zip(built, accounts)
         if len(owners):
-            hours = dt.plan_drive_hours(accounts, built, owners, frame)
+            stops = trips.Stops.of_units(built, graph)
+            hours, _ = trips.plan_field(accounts, built, owners, frame, reps, stops,
+                                        estimate=calibration.estimate)
             export.to_safe_csv(hours, out / "drive_hours.csv")
             written.append("drive_hours.csv")
+            for note in hours.loc[hours["note"] != "", "note"]:
+                print(f"warning: {note}", file=sys.stderr)
     where = f"road graph {graph.source}" if graph else "the crow-fly estimate (no road graph)"
     print(f"{len(frame):,} drive times from {n_reps} rep(s) to {len(targets.ids):,} {targets.kind} target(s) "
           f"by {where}; {estimated:,} estimated -> {args.out} ({', '.join(written)})")

@@ -305,6 +305,36 @@ def node_seconds(graph: RoadGraph, sources: np.ndarray, targets: np.ndarray, chu
     return rows[inverse]
 
 
+def near_hops(graph: RoadGraph, lonlat: np.ndarray, max_minutes: float, settings: DriveTimeSettings | None = None,
+              k: int = 10) -> dict[tuple[int, int], float]:
+    """Road minutes from each place to its ``k`` nearest places (crow-fly), where both lie within the graph's reach
+    and the drive takes at most ``max_minutes``: the hops between meetings of one trip. Each search is a Dijkstra
+    cut off at ``max_minutes``, so the cost grows with the places, not with the graph. Returns ``{(i, j): minutes}``
+    (positions into ``lonlat``)."""
+    settings = settings or DriveTimeSettings()
+    lonlat = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+    nodes, legs = graph.snap(lonlat)
+    inside = np.flatnonzero(legs <= settings.max_snap_km * 1000.0)
+    if len(inside) < 2:
+        return {}
+    _, near = cKDTree(graph.project(lonlat[inside])).query(graph.project(lonlat[inside]), k=min(k + 1, len(inside)))
+    speed = settings.access_speed_kmh / 3.6
+    hops: dict[tuple[int, int], float] = {}
+    for start in range(0, len(inside), 64):
+        block = np.arange(start, min(start + 64, len(inside)))
+        seconds = csgraph.dijkstra(graph.seconds, directed=True, indices=nodes[inside[block]],
+                                   limit=max_minutes * 60.0)
+        for row, a in enumerate(block.tolist()):
+            for b in near[a][1:].tolist():
+                i, j = int(inside[a]), int(inside[b])
+                road = float(seconds[row, nodes[j]])
+                if np.isfinite(road):
+                    minutes = (road + (legs[i] + legs[j]) / speed) / 60.0
+                    if minutes <= max_minutes:
+                        hops[(i, j)] = minutes
+    return hops
+
+
 @dataclass(frozen=True)
 class Matrix:
     """Travel minutes between points, with where each figure came from.
@@ -624,48 +654,6 @@ def _disc(lon: float, lat: float, radius_km: float, sides: int = 64) -> Any:
 
 # --- drive hours ---------------------------------------------------------------------------------------------------
 
-#: Columns of :func:`drive_hours`.
-DRIVE_HOURS_COLUMNS: tuple[str, ...] = (
-    "rep_id", "accounts", "visits_year", "drive_hours_month", "meeting_hours_month", "travel_share", "red_flag",
-    "source", "across_water",
-)
-
-
-def drive_hours(visits: pd.DataFrame, settings: DriveTimeSettings | None = None) -> pd.DataFrame:
-    """Per rep and month: driving hours, meeting hours, the travel share of the working month, and the red flag.
-
-    Parameters
-    ----------
-    visits
-        One row per account: ``rep_id``, ``touchpoints`` (a year), ``minutes`` (one way from the rep's home),
-        ``source`` (``graph`` / ``estimated``) and optionally ``across_water`` (home and account in different road
-        regions; False when absent).
-
-    Each in-person visit (touchpoints x :attr:`DriveTimeSettings.in_person_share`) is a round trip from home plus
-    :attr:`~DriveTimeSettings.meeting_hours` on site. ``red_flag`` is set above
-    :attr:`~DriveTimeSettings.red_flag_hours_month` of driving or above the travel-share target; ``source`` says
-    ``estimated`` when any of a rep's figures is, ``across_water`` when any visit crosses water.
-    """
-    settings = settings or DriveTimeSettings()
-    frame = visits.assign(visits=visits["touchpoints"].astype(float) * settings.in_person_share)
-    frame["across_water"] = frame["across_water"].astype(bool) if "across_water" in frame.columns else False
-    frame["drive_h"] = frame["visits"] * 2.0 * frame["minutes"].astype(float) / 60.0
-    grouped = frame.groupby("rep_id", sort=True)
-    out = pd.DataFrame({
-        "accounts": grouped.size(),
-        "visits_year": grouped["visits"].sum(),
-        "drive_hours_month": grouped["drive_h"].sum() / 12.0,
-        "meeting_hours_month": grouped["visits"].sum() * settings.meeting_hours / 12.0,
-        "source": grouped["source"].agg(lambda s: ESTIMATED if (s == ESTIMATED).any() else GRAPH),
-        "across_water": grouped["across_water"].any(),
-    })
-    out["travel_share"] = out["drive_hours_month"] / settings.working_hours_month
-    out["red_flag"] = (out["drive_hours_month"] > settings.red_flag_hours_month) | \
-        (out["travel_share"] > settings.travel_share_target)
-    out = out.round({"visits_year": 2, "drive_hours_month": 2, "meeting_hours_month": 2, "travel_share": 4})
-    return out.reset_index()[list(DRIVE_HOURS_COLUMNS)]
-
-
 # --- dataset level: targets, the labelled matrix, design costs, drive hours of a plan ------------------------------
 
 #: Columns of the long-form matrix (``matrix.csv``).
@@ -819,39 +807,3 @@ def across_water(frame: pd.DataFrame, reps: pd.DataFrame, units_obj: Any,
 def design_cost(frame: pd.DataFrame) -> pd.DataFrame:
     """A ZIP matrix as the design engine's travel cost: minutes indexed by ZIP, one column per rep."""
     return frame.pivot(index="target_id", columns="rep_id", values="minutes").rename_axis(index="zip", columns=None)
-
-
-def plan_drive_hours(scored: pd.DataFrame, units_obj: Any, owner_of_zip: pd.Series, frame: pd.DataFrame,
-                     settings: DriveTimeSettings | None = None, reps: pd.DataFrame | None = None) -> pd.DataFrame:
-    """:func:`drive_hours` of a plan: every account is visited by the rep who owns its ZIP, from that rep's home.
-    A visit is ``across_water`` when the home and the ZIP lie in different road regions: the homes' regions come
-    from ``reps`` or, for a frame straight from :func:`rep_matrix`, from its ``attrs``.
-
-    Parameters
-    ----------
-    scored
-        Scored accounts (``touchpoints``), index aligned with ``units_obj.account_zip``.
-    owner_of_zip
-        ZIP -> rep id (a plan mapped to reps, or the current ownership).
-    frame
-        A ZIP matrix (:func:`matrix_frame` with ZIP targets).
-    """
-    visits = pd.DataFrame({"zip": units_obj.account_zip.reindex(scored.index),
-                           "touchpoints": scored["touchpoints"].astype(float)})
-    visits["rep_id"] = visits["zip"].map(owner_of_zip)
-    visits = visits.dropna(subset=["zip", "rep_id"])
-    lookup = frame.set_index(["rep_id", "target_id"])
-    keys = pd.MultiIndex.from_arrays([visits["rep_id"].astype(str), visits["zip"].astype(str)])
-    found = lookup.reindex(keys)
-    visits["minutes"] = found["minutes"].to_numpy(float)
-    visits["source"] = found["source"].fillna(ESTIMATED).to_numpy(dtype=object)
-    if reps is not None:
-        rep_ids, homes = rep_homes(reps)
-        home_region = dict(zip(rep_ids.tolist(), _home_regions(homes).tolist(), strict=True))
-    else:
-        home_region = frame.attrs.get("rep_regions", {})
-    here = visits["rep_id"].astype(str).map(home_region)
-    there = visits["zip"].map(units_obj.region)
-    visits["across_water"] = (here.notna() & there.notna() & (here != there)).to_numpy(bool)
-    visits = visits.dropna(subset=["minutes"])
-    return drive_hours(visits, settings)

@@ -131,10 +131,7 @@ STATE_HIGHWAY_FILTER: str = ('["highway"~"motorway|motorway_link|trunk|trunk_lin
 
 @dataclass(frozen=True)
 class DriveTimeSettings:
-    """Road speeds, the crow-fly estimate, and the drive-hours model.
-
-    Domain: travel should stay under 25 % of a rep's time; more than 30 hours a month of driving is the red flag
-    that says split the territory or move it inside; touchpoints a year by tier come from :class:`ScoringSettings`.
+    """Road speeds and the crow-fly estimate (the drive-hours model's visits and month are :class:`FieldSettings`).
 
     Attributes
     ----------
@@ -148,13 +145,8 @@ class DriveTimeSettings:
         The crow-fly estimate per urban / suburban / rural class: minutes = km x circuity / speed x 60. Defaults
         are typical US values until a road graph calibrates them.
     in_person_share
-        Share of touchpoints that are in-person visits (the rest are calls and email).
-    meeting_hours
-        Hours on site per visit.
-    working_hours_month
-        Working hours in a month (40 h x 52 / 12 = 173).
-    travel_share_target, red_flag_hours_month
-        Travel share of the working month to stay under, and monthly driving hours that raise the red flag.
+        Share of touchpoints the design engine counts as visits in its travel measure (being replaced by the
+        drive-hours model, :class:`FieldSettings`).
     """
 
     highway_speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(US_HIGHWAY_SPEEDS_KMH))
@@ -164,10 +156,6 @@ class DriveTimeSettings:
     circuity: dict[str, float] = field(default_factory=lambda: {"urban": 1.35, "suburban": 1.3, "rural": 1.25})
     speed_kmh: dict[str, float] = field(default_factory=lambda: {"urban": 35.0, "suburban": 55.0, "rural": 75.0})
     in_person_share: float = 0.5
-    meeting_hours: float = 1.0
-    working_hours_month: float = 40.0 * 52 / 12
-    travel_share_target: float = 0.25
-    red_flag_hours_month: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from territory_geo import cli
+from territory_geo import cli, trips
 
 HELSINKI_ACCOUNTS = """Account ID,Account Name,Latitude,Longitude,ARR
 H1,Kamppi Oy,60.1690,24.9310,120000
@@ -79,8 +79,8 @@ def test_zip_units_of_the_accounts_are_the_default_targets(files, tmp_path, caps
     calibration = json.loads((out / "calibration.json").read_text())
     assert calibration["source"] == "estimated" and calibration["median_error"] is None
     assert calibration["targets"] == "zip" and calibration["n_estimated"] == len(matrix)
-    hours = pd.read_csv(out / "drive_hours.csv")
-    assert {"rep_id", "drive_hours_month", "travel_share", "red_flag", "source"} <= set(hours.columns)
+    hours = pd.read_csv(out / "drive_hours.csv", keep_default_na=False)
+    assert list(hours.columns) == [*trips.FIELD_COLUMNS, "across_water"]
     assert hours["source"].eq("estimated").all()
 
 
@@ -100,7 +100,7 @@ def test_a_failure_after_the_matrix_is_written_leaves_no_output(files, tmp_path,
     def fail(*args, **kwargs):
         raise RuntimeError("no hours today")
 
-    monkeypatch.setattr(cli.dt, "plan_drive_hours", fail)
+    monkeypatch.setattr(cli.trips, "plan_field", fail)
     out = tmp_path / "out"
     code = cli.main(["drivetime", "--reps", str(files["reps"]), "--accounts", str(files["accounts"]),
                      "--out", str(out)])

@@ -14,6 +14,7 @@ import pytest
 import shapely
 
 from territory_geo import drivetime as dt
+from territory_geo import trips
 from territory_geo.errors import DriveTimeUnavailableError, InputFileError, TerritoryError
 from territory_geo.settings import DriveTimeSettings
 
@@ -225,26 +226,6 @@ def test_isochrones_grow_with_time_and_fall_back_to_discs_off_the_graph(helsinki
     assert disc["geometry"].bounds[3] - 33.75 == pytest.approx(radius_km / 111.2, rel=0.01)
 
 
-def test_drive_hours_follow_the_visit_model_and_raise_the_red_flag() -> None:
-    visits = pd.DataFrame({  # R1: an A and a C account nearby; R2: ten A accounts 200 minutes away
-        "rep_id": ["R1", "R1", *["R2"] * 10],
-        "touchpoints": [12, 4, *[12] * 10],
-        "minutes": [30.0, 15.0, *[200.0] * 10],
-        "source": ["graph", "graph", *["estimated"] * 10],
-    })
-    hours = dt.drive_hours(visits, DriveTimeSettings(in_person_share=0.5, meeting_hours=1.0,
-                                                     working_hours_month=160.0))
-    r1, r2 = hours.set_index("rep_id").loc["R1"], hours.set_index("rep_id").loc["R2"]
-    assert r1["visits_year"] == 8  # (12 + 4) x 0.5
-    assert r1["drive_hours_month"] == pytest.approx((6 * 2 * 0.5 + 2 * 2 * 0.25) / 12, abs=0.005)  # 2 decimals
-    assert r1["meeting_hours_month"] == pytest.approx(8 / 12, abs=0.005)
-    assert r1["travel_share"] == pytest.approx((6 * 2 * 0.5 + 2 * 2 * 0.25) / 12 / 160, abs=5e-5)
-    assert not r1["red_flag"] and r1["source"] == "graph"
-    assert r2["drive_hours_month"] == pytest.approx(10 * 6 * 2 * 200 / 60 / 12, abs=0.005)  # 33.3 h: over 30 h
-    assert r2["red_flag"] and r2["source"] == "estimated"
-    assert list(hours.columns) == list(dt.DRIVE_HOURS_COLUMNS)
-
-
 def test_a_calibration_survives_its_json_report(helsinki: dt.RoadGraph) -> None:
     points = _inside(helsinki, 40, 5)
     calibration = dt.calibrate(helsinki, points, points)
@@ -364,10 +345,24 @@ def test_drive_times_from_georgia_to_hawaii_are_flagged_across_water(ga_hi_units
     assert dt.across_water(per_account, reps, built, scored).sum() == 4
 
     owners = pd.Series({"30303": "GA1", "30308": "GA1", "96813": "GA1", "96814": "HI1"})
-    hours = dt.plan_drive_hours(scored, built, owners, frame).set_index("rep_id")
-    assert list(hours.reset_index().columns) == list(dt.DRIVE_HOURS_COLUMNS)
-    assert hours["across_water"].to_dict() == {"GA1": True, "HI1": False}
     stored = frame.copy()
     stored.attrs = {}  # as read back from the store: the homes' regions come from the reps
-    assert dt.plan_drive_hours(scored, built, owners, stored, reps=reps).set_index("rep_id")[
-        "across_water"].to_dict() == {"GA1": True, "HI1": False}
+    hours, _ = trips.plan_field(scored.assign(tier="A"), built, owners, stored, reps)
+    assert hours.set_index("rep_id")["across_water"].to_dict() == {"GA1": True, "HI1": False}
+
+
+def test_near_hops_are_road_minutes_to_the_nearest_places(helsinki: dt.RoadGraph) -> None:
+    """Each place's hops to its nearest places equal the graph's shortest paths plus the access legs, and stay
+    within the limit."""
+    from scipy.sparse import csgraph
+
+    points = _inside(helsinki, 30, 7)
+    hops = dt.near_hops(helsinki, points, max_minutes=30.0, k=4)
+    assert hops and all(minutes <= 30.0 for minutes in hops.values())
+    assert len({i for i, _ in hops}) > 20  # most places have hops
+    nodes, legs = helsinki.snap(points)
+    speed = DriveTimeSettings().access_speed_kmh / 3.6
+    for (i, j), minutes in list(hops.items())[:20]:
+        road = csgraph.dijkstra(helsinki.seconds, indices=int(nodes[i]))[nodes[j]]
+        assert minutes == pytest.approx((road + (legs[i] + legs[j]) / speed) / 60.0)
+    assert dt.near_hops(helsinki, points[:1], 30.0) == {}

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from territory_geo import dataset, design, units, workbench
+from territory_geo import dataset, design, trips, units, workbench
 from territory_geo import drivetime as dt
 from territory_geo.errors import StoreError, TerritoryError
 from territory_geo.settings import ScoringSettings, scoring_from_mapping, store_path
@@ -385,6 +385,23 @@ def zip_matrix(current: Active) -> tuple[pd.DataFrame, dict]:
     computed once per dataset and road graph, and kept in the store."""
     choice = graph_choice()
     return _zip_matrix(current.key, choice.digest if choice else "-", current)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _stops(key: str, graph_key: str, _current: Active) -> trips.Stops:
+    assert _current.units is not None
+    return trips.Stops.of_units(_current.units, road_graph() if graph_key != "-" else None)
+
+
+def field_table(current: Active, owner_of_zip: pd.Series, matrix: pd.DataFrame, calibration: dict) -> pd.DataFrame:
+    """Each rep's field month under a plan (ZIP -> rep id): drive hours, field days, nights away, whether it fits
+    (:func:`territory_geo.trips.plan_field`, road hops measured once per dataset and graph)."""
+    assert current.data.scored is not None and current.data.reps is not None and current.units is not None
+    choice = graph_choice()
+    stops = _stops(current.key, choice.digest if choice else "-", current)
+    table, _ = trips.plan_field(current.data.scored.accounts, current.units, owner_of_zip, matrix,
+                                current.data.reps.data, stops, estimate=dt.calibration_from_json(calibration).estimate)
+    return table
 
 
 def account_matrix(current: Active, graph: dt.RoadGraph | None, calibration: dict) -> pd.DataFrame:

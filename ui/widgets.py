@@ -104,6 +104,42 @@ def validation_report(data: Dataset) -> None:
                            file_name="quarantined_rows.csv", mime="text/csv", on_click="ignore")
 
 
+#: Plain names and a line of explanation for the drive-hours table's columns.
+FIELD_LABELS: dict[str, tuple[str, str]] = {
+    "rep_id": ("Rep id", ""),
+    "rep": ("Rep", ""),
+    "accounts": ("Accounts", "Accounts in the territory."),
+    "visits_year": ("Visits a year", "In-person visits a year, by tier."),
+    "drive_hours_month": ("Drive h / month", "Hours driving in an average month: every trip's tour, home to home."),
+    "meeting_hours_month": ("Meeting h / month", "Hours on site in an average month."),
+    "field_days_month": ("Field days / month", "Days away from the desk in an average month."),
+    "nights_away_month": ("Nights away / month", "Nights away from home on overnight trips."),
+    "trips_month": ("Trips / month", "Day and overnight trips in an average month."),
+    "travel_share": ("Travel share", "Drive hours as a share of the working month (target below 25 %)."),
+    "fits_month": ("Fits the month", "Whether the field days and hours fit one rep's working month."),
+    "red_flag": ("Red flag", "Too much driving: split the territory or cover it from inside sales."),
+    "source": ("Drive times", "graph: road graph; estimated: crow-fly estimate for at least one leg from home."),
+    "across_water": ("Across water", "Some visits cross water no road joins: estimates, not drives."),
+}
+
+
+def field_table(frame: pd.DataFrame) -> None:
+    """The drive-hours table with plain column names and a short explanation of each."""
+    config: dict[str, object] = {}
+    for column in frame.columns:
+        label, help_text = FIELD_LABELS.get(column, (column.replace("_", " "), ""))
+        if column == "travel_share":
+            config[column] = st.column_config.NumberColumn(label, help=help_text, format="percent")
+        elif frame[column].dtype == bool:
+            config[column] = st.column_config.CheckboxColumn(label, help=help_text)
+        elif pd.api.types.is_numeric_dtype(frame[column]):
+            config[column] = st.column_config.NumberColumn(label, help=help_text, format="%.1f"
+                                                           if column.endswith("month") else None)
+        else:
+            config[column] = st.column_config.TextColumn(label, help=help_text)
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+
+
 def table(frame: pd.DataFrame, money_columns: tuple[str, ...] = (), percent_columns: tuple[str, ...] = ()) -> None:
     """A dataframe with money and percent columns formatted."""
     config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="dollar") for c in money_columns
