@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 
 from territory_geo import design, export, geocode
 from territory_geo.cli import main
+from territory_geo.design import bounds, designer, start
 from territory_geo.errors import InfeasibleBalanceError, TerritoryError
 from territory_geo.plan import METRICS
 from tests.test_plan import grid_units
@@ -79,7 +79,7 @@ def test_the_dual_distance_bound_is_the_lp_bound_and_never_above_it(k: int, seed
 
 def test_the_dual_bound_is_skipped_where_the_lp_would_be_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
     designer = design.design(_grid_inputs(), "evenness", seed=1, compute_bound=False)
-    monkeypatch.setattr(design, "_FULL_BOUND_VARIABLES", 10)
+    monkeypatch.setattr(bounds, "_FULL_BOUND_VARIABLES", 10)
     assert design.dual_lower_bound(designer.problem_) is None
 
 
@@ -240,7 +240,7 @@ def test_default_time_budget_grows_for_national_sized_problems(monkeypatch: pyte
     inputs = _grid_inputs()
     assert design.design(inputs, "evenness").max_seconds_ == 30.0
     assert design.design(inputs, "evenness", max_seconds=12).max_seconds_ == 12
-    monkeypatch.setattr(design, "LARGE_PROBLEM_UNITS", 10)  # the grid now counts as a national-sized problem
+    monkeypatch.setattr(designer, "LARGE_PROBLEM_UNITS", 10)  # the grid now counts as a national-sized problem
     assert design.design(inputs, "evenness").max_seconds_ == 60.0
 
 
@@ -284,8 +284,8 @@ def test_min_disruption_balances_a_lopsided_ownership_moving_the_least_arr(monke
     blend = design.design(lopsided, "blend")
     assert result.summary_["arr_changed_share"] < blend.summary_["arr_changed_share"]
 
-    monkeypatch.setattr(design, "_LP_MAX_PAIRS", 10)  # national scale: candidates from the clustered LP
-    monkeypatch.setattr(design, "_COARSE_CLUSTERS", 25)
+    monkeypatch.setattr(start, "_LP_MAX_PAIRS", 10)  # national scale: candidates from the clustered LP
+    monkeypatch.setattr(start, "_COARSE_CLUSTERS", 25)
     national_path = design.design(lopsided, "disruption")
     assert national_path.status_ == "ok", national_path.message_
     assert national_path.summary_["n_noncontiguous"] == 0
@@ -322,17 +322,17 @@ def test_national_scale_path_solves_the_lp_in_two_levels(monkeypatch: pytest.Mon
     grid (thresholds lowered so the path runs) the plan is still balanced and in one piece per territory, and every
     unit's candidates include what the clusters used."""
     inputs = _grid_inputs(n=10, k=4)
-    monkeypatch.setattr(design, "_LP_MAX_PAIRS", 10)
-    monkeypatch.setattr(design, "_COARSE_CLUSTERS", 25)
+    monkeypatch.setattr(start, "_LP_MAX_PAIRS", 10)
+    monkeypatch.setattr(start, "_COARSE_CLUSTERS", 25)
     calls = []
-    original = design._coarse_candidates
+    original = start.coarse_candidates
 
     def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         pairs = original(*args, **kwargs)
         calls.append(pairs)
         return pairs
 
-    monkeypatch.setattr(design, "_coarse_candidates", spy)
+    monkeypatch.setattr(start, "coarse_candidates", spy)
     result = design.design(inputs, "evenness", seed=2)
     assert calls, "the two-level path did not run"
     rows, cols = calls[0]

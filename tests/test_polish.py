@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
+from territory_geo.design.polish import CompactnessPolish
 from territory_geo.plan import Geography, Plan
-from territory_geo.polish import CompactnessPolish
 from tests.test_plan import grid_units
 
 N = 8  # an 8 x 8 grid of 1 km cells, every cell worth the same

@@ -1,4 +1,4 @@
-"""Region re-draws by set partitioning (territory_geo.repartition)."""
+"""Region re-draws by set partitioning (territory_geo.design.repartition)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
+from territory_geo.design.polish import CompactnessPolish
+from territory_geo.design.repartition import RegionPartition
 from territory_geo.plan import Geography, Plan
-from territory_geo.polish import CompactnessPolish
-from territory_geo.repartition import RegionPartition
 from tests.test_plan import grid_units
 
 N = 4

@@ -21,7 +21,7 @@ which lets borders straighten past small bumps; the last sweeps are greedy. Ever
 one move costs a few microseconds, so thousands of ZIPs are polished in about a second.
 
 Balance is linear in the moved units: territory t's deviation is ``Σ mu[u, t] over its units + offset[t]``, where
-``mu[u, t]`` is unit u's share of t's target in the balance measure (:func:`territory_geo.design` builds it).
+``mu[u, t]`` is unit u's share of t's target in the balance measure (:class:`.balance.LocalSearch` builds it).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from territory_geo.design.repartition import RegionPartition, spanning_tree
 from territory_geo.plan import Geography
-from territory_geo.repartition import RegionPartition, spanning_tree
 
 
 class _Pair:
@@ -435,7 +435,7 @@ class CompactnessPolish:
 
     def repartition(self, deadline: float, goal: float | None = None) -> bool:
         """Re-draw the territories beyond the goal together with one (then two) rings of neighbours as one set
-        partitioning problem (:class:`territory_geo.repartition.RegionPartition`): where every nearby ZIP is a large
+        partitioning problem (:class:`.repartition.RegionPartition`): where every nearby ZIP is a large
         share of a target, a plan within the goal may need several territories re-drawn at once. Returns whether
         every territory ended within the goal (the assignment changes only if the region was re-drawn)."""
         goal = self.goal if goal is None else goal

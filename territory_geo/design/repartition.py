@@ -1,7 +1,7 @@
 """Region re-partition: balance a handful of lumpy territories at once by set partitioning.
 
 Where every ZIP near a territory is worth a quarter of a target, no trade of units between two territories lands
-them within the tolerance, and chains of such trades (:meth:`territory_geo.polish.CompactnessPolish.recombine`) can
+them within the tolerance, and chains of such trades (:meth:`.polish.CompactnessPolish.recombine`) can
 run out of options too. A plan within the tolerance may still exist: it re-draws several territories at once.
 
 This step takes the territories beyond the goal and their neighbours (then their neighbours' neighbours) as a

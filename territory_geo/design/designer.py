@@ -1,0 +1,289 @@
+"""The designer: runs the pipeline for one scenario (set-up, start, search, verdict, metrics), region by region
+where the reps' homes lie in several road regions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from territory_geo.design.balance import LocalSearch
+from territory_geo.design.bounds import lp_lower_bound
+from territory_geo.design.problem import DesignInputs, Problem, baseline_plan, build_problem, plan_of
+from territory_geo.design.regions import RegionSplit, merged, merged_bound, merged_problem
+from territory_geo.design.scenarios import SCENARIOS, Scenario
+from territory_geo.design.start import disruption_start, kmeans, transport
+from territory_geo.design.verdict import regions_verdict
+from territory_geo.errors import InfeasibleBalanceError, TerritoryError
+from territory_geo.metrics import plan_summary, territory_table
+from territory_geo.plan import Plan
+
+#: From this many ZIP units on, the default time budget is 60 s instead of 30 s (the spec's national budget: with
+#: 30 s the national search, 29,712 ZIPs at K = 200, ran out of time before its last balancing step and ended at
+#: 6.8 % max deviation; with 60 s it ends within the tolerance in about 40-46 s).
+LARGE_PROBLEM_UNITS = 10_000
+
+#: ``thorough`` designs get this many times the default time budget: the region re-draw
+#: (:mod:`territory_geo.design.repartition`) took 3-26 s on GA K = 50's lumpy Atlanta regions.
+THOROUGH_BUDGET = 4
+
+
+class TerritoryDesigner:
+    """Builds territories for one scenario.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`Scenario` or the name of a built-in one (``evenness``, ``disruption``, ``proximity``, ``blend``).
+    tolerance
+        Overrides the scenario's tolerance.
+    seed
+        Seed for every random choice (k-means is seeded by the homes, so runs are deterministic anyway).
+    pin_top_n
+        Relationship protection: pin each current owner's top N accounts by ARR to that owner (0 = off).
+    lock_homes
+        Keep each rep's home ZIP in the rep's territory (off by default: a home in a dense metro may belong in a
+        neighbour's territory for balance).
+    max_seconds
+        Time budget of the whole design, counted from the start of :meth:`fit` (None: 30 s, or 60 s from
+        :data:`LARGE_PROBLEM_UNITS` ZIPs on, where the national search needs the time to reach its last balancing
+        step; times :data:`THOROUGH_BUDGET` when ``thorough``). The resolved value is :attr:`max_seconds_`.
+    compute_bound
+        Solve the exact-balance LP for :attr:`lp_bound_km_`.
+    centre_blend, centre_iterations
+        After the first transport solve, re-solve ``centre_iterations`` times with each territory's centre moved to
+        ``centre_blend`` x home + (1 - centre_blend) x the territory's area centroid: more compact territories for a
+        little distance (measured with one iteration: PP up to +0.05, distance still within 1.05 x the LP bound).
+    thorough
+        Where the search leaves territories beyond the tolerance (lumpy ZIPs, each a large share of a target), re-draw
+        the region around them as one set-partitioning problem (:mod:`territory_geo.design.repartition`). Slower: the
+        time budget is :data:`THOROUGH_BUDGET` times longer by default: the usual steps keep their usual share of it,
+        and the re-draw, after the polish, may take most of the rest.
+    allow_cross_region
+        Let territories span road regions (Alaska, Hawaii, Puerto Rico, ... and the lower 48, which no road joins):
+        the whole country is designed as one, and units of a region without a rep join the nearest territory. Off
+        by default: each region is designed for the reps based there.
+
+    Attributes (after :meth:`fit`)
+    ------------------------------
+    plan_, kmeans_plan_, baseline_plan_
+        The designed plan, the seeded k-means reference, and the current ownership (None without owners).
+    summary_, table_, kmeans_summary_, baseline_summary_
+        Scenario metrics and per-territory figures; the same metrics for the references.
+    status_, message_
+        ``"ok"`` or ``"infeasible"`` (with the reason and numbers), and a plain-English summary.
+    lp_bound_km_
+        Potential-weighted distance (km) of the LP relaxation: a lower bound for exact balance.
+    named_
+        Account id -> rep id of every named account kept with its rep (given, plus pinned top accounts).
+    max_seconds_
+        The time budget used (``max_seconds`` or its size-dependent default).
+    clock_stops_
+        The search steps the time budget cut short (``balance``, ``eject``, ``recombine``, ``settle``, ``shorten``,
+        ``polish``, ``compact``). Every step ends on a count of work too; empty means no clock decided anything,
+        so the same seed gives the same plan on any machine. Otherwise the message says so.
+    runtime_s_
+        Seconds the design took (the LP bound, a measurement, is solved afterwards and not counted).
+    travel_source_
+        ``"graph"`` when the travel component used road drive times (``DesignInputs.cost``), else ``"estimated"``
+        (the drive-time module's crow-fly estimate).
+    uncovered_
+        What the plan leaves out because no rep is based in its region: ``{"regions": [...], "zips": n,
+        "accounts": n, "potential": x}`` (named accounts count for their rep, not here).
+    regions_
+        One record per road region: ``region``, ``zips``, ``potential_share`` (of the units' potential), ``reps``
+        (ids of the reps based there) and their ``capacity_share``.
+    """
+
+    def __init__(self, scenario: Scenario | str = "evenness", tolerance: float | None = None, seed: int = 0,
+                 pin_top_n: int = 0, lock_homes: bool = False, max_seconds: float | None = None,
+                 compute_bound: bool = True, centre_blend: float = 0.5, centre_iterations: int = 1,
+                 thorough: bool = False, allow_cross_region: bool = False) -> None:
+        if isinstance(scenario, str):
+            if scenario not in SCENARIOS:
+                msg = f"`scenario` was {scenario!r} but is expected to be one of {list(SCENARIOS)}."
+                raise TerritoryError(msg)
+            scenario = SCENARIOS[scenario]
+        if tolerance is not None:
+            if not 0 < tolerance < 1:
+                msg = f"`tolerance` was {tolerance} but is expected to be between 0 and 1 (0.05 = ±5 %)."
+                raise TerritoryError(msg)
+            scenario = replace(scenario, tolerance=float(tolerance))
+        if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
+                                        or max_seconds <= 0):
+            msg = f"`max_seconds` was {max_seconds!r} but is expected to be a positive number of seconds (e.g. 30)."
+            raise TerritoryError(msg)
+        self.scenario = scenario
+        self.seed = seed
+        self.pin_top_n = pin_top_n
+        self.lock_homes = lock_homes
+        self.max_seconds = None if max_seconds is None else float(max_seconds)
+        self.compute_bound = compute_bound
+        self.centre_blend = centre_blend
+        self.centre_iterations = centre_iterations
+        if not isinstance(thorough, (bool, np.bool_)):
+            msg = f"`thorough` was {thorough!r} but is expected to be true or false."
+            raise TerritoryError(msg)
+        self.thorough = bool(thorough)
+        if not isinstance(allow_cross_region, (bool, np.bool_)):
+            msg = f"`allow_cross_region` was {allow_cross_region!r} but is expected to be true or false."
+            raise TerritoryError(msg)
+        self.allow_cross_region = bool(allow_cross_region)
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def fit(self, inputs: DesignInputs) -> TerritoryDesigner:
+        """Design the territories; results land in the attributes ending in ``_``."""
+        start = time.perf_counter()
+        split = RegionSplit.of(inputs)
+        split.check(inputs, self.allow_cross_region)
+        if self.allow_cross_region or split.single:
+            self._fit_one(inputs, start)
+        elif len(split.covered) == 1 and not split.idle_reps:  # one region designed, others left out
+            self._fit_one(replace(inputs, units=inputs.units.within_regions(split.covered)), start)
+        else:
+            self._fit_regions(inputs, split, start)
+        self.uncovered_ = {"regions": [], "zips": 0, "accounts": 0, "potential": 0.0} if self.allow_cross_region \
+            else split.uncovered_record(inputs, self.named_)
+        self.regions_ = split.records(inputs, self)
+        if self.uncovered_["regions"]:
+            self.message_ += " " + split.uncovered_note(self.uncovered_)
+        return self
+
+    def _clock_note(self) -> str:
+        """What the message says when the time budget cut search steps short (nothing otherwise)."""
+        if not self.clock_stops_:
+            return ""
+        return (f" The {self.max_seconds_:g} s time budget cut short: {', '.join(self.clock_stops_)}; the same seed "
+                "may give another plan on a faster or slower machine (a larger time budget avoids that).")
+
+    def _budget(self, n: int) -> float:
+        """The time budget: ``max_seconds``, or 30 s (60 s from :data:`LARGE_PROBLEM_UNITS` units), x
+        :data:`THOROUGH_BUDGET` when thorough."""
+        return self.max_seconds if self.max_seconds is not None else (
+            60.0 if n >= LARGE_PROBLEM_UNITS else 30.0) * (THOROUGH_BUDGET if self.thorough else 1)
+
+    def _fit_one(self, inputs: DesignInputs, start: float) -> None:
+        """Design all of ``inputs`` as one (the engine without regions)."""
+        problem = self._problem(inputs)
+        k = len(problem.tids)
+        self.kmeans_plan_ = plan_of(problem, kmeans(problem, self.seed))
+        baseline = baseline_plan(problem, inputs.baseline)
+        if self.scenario.start == "current":
+            if baseline is None:
+                msg = "The min-disruption scenario needs the current ownership (an owner column in the accounts)."
+                raise TerritoryError(msg)
+            assign = disruption_start(problem, baseline.assignment, self.scenario, self.seed)
+        else:
+            assign = self._transport(problem)
+        self.max_seconds_ = self._budget(problem.geo.n)
+        search = self._search(problem, assign, baseline, start + self.max_seconds_)
+        self.plan_ = plan_of(problem, search.assign)
+        self.status_, self.message_ = search.verdict()
+        self._balance_message = self.message_
+        self.clock_stops_ = list(search.clock_stops)
+        self.message_ += self._clock_note()
+        self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline, problem.unit_arr)
+        self.summary_["max_dev_balance"] = float(np.abs(search.deviations()).max()) if k else 0.0
+        self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
+                                      dict(zip(problem.tids, problem.rep_ids, strict=True)))
+        self.kmeans_summary_ = plan_summary(self.kmeans_plan_, problem.shares, problem.homes)
+        self.baseline_plan_ = baseline
+        self.baseline_summary_ = None if baseline is None else plan_summary(
+            baseline, problem.shares, problem.homes, baseline, problem.unit_arr)
+        self.runtime_s_ = time.perf_counter() - start
+        self.travel_source_ = "estimated" if inputs.cost is None else "graph"
+        # the bound is a measurement of the result, not part of designing it: solved after the clock stops
+        optimised = self.scenario.start != "current"
+        self.lp_bound_km_ = lp_lower_bound(problem) if self.compute_bound and optimised else None
+        self.problem_ = problem
+
+    def _fit_regions(self, inputs: DesignInputs, split: RegionSplit, start: float) -> None:
+        """Design each covered region for the reps based there (smallest first, each with its share of the time
+        left), then report the whole against the global targets."""
+        covered = replace(inputs, units=inputs.units.within_regions(split.covered))
+        problem = self._problem(covered)
+        self.max_seconds_ = self._budget(problem.geo.n)
+        sizes = {r: int((split.unit == r).sum()) for r in split.covered}
+        subs: dict[str, TerritoryDesigner] = {}
+        for region in sorted(split.covered, key=lambda r: (sizes[r], r)):
+            left = max(start + self.max_seconds_ - time.perf_counter(), 1e-3)
+            share = sizes[region] / sum(sizes[r] for r in split.covered if r not in subs)
+            sub = TerritoryDesigner(self.scenario, seed=self.seed, lock_homes=self.lock_homes,
+                                    max_seconds=left * share, compute_bound=self.compute_bound,
+                                    centre_blend=self.centre_blend, centre_iterations=self.centre_iterations,
+                                    thorough=self.thorough)
+            sub._fit_one(split.region_inputs(inputs, region, self.named_), time.perf_counter())
+            subs[region] = sub
+        problem = merged_problem(problem, subs.values())
+        assign = merged(problem, subs.values(), lambda d: d.plan_.assignment)
+        self.plan_ = plan_of(problem, assign)
+        self.kmeans_plan_ = plan_of(problem, merged(problem, subs.values(), lambda d: d.kmeans_plan_.assignment))
+        baseline = baseline_plan(problem, inputs.baseline)
+        check = LocalSearch(problem, assign, self.scenario, baseline=None, deadline=np.inf)
+        dev = check.deviations()
+        self.clock_stops_ = list(dict.fromkeys(c for d in subs.values() for c in d.clock_stops_))
+        self.status_, self.message_ = regions_verdict(split, problem, check, subs, self.scenario)
+        self._balance_message = self.message_
+        self.message_ += self._clock_note()
+        self.summary_ = plan_summary(self.plan_, problem.shares, problem.homes, baseline, problem.unit_arr)
+        self.summary_["max_dev_balance"] = float(np.abs(dev).max())
+        self.table_ = territory_table(self.plan_, problem.shares, problem.homes,
+                                      dict(zip(problem.tids, problem.rep_ids, strict=True)))
+        self.kmeans_summary_ = plan_summary(self.kmeans_plan_, problem.shares, problem.homes)
+        self.baseline_plan_ = baseline
+        self.baseline_summary_ = None if baseline is None else plan_summary(
+            baseline, problem.shares, problem.homes, baseline, problem.unit_arr)
+        self.runtime_s_ = time.perf_counter() - start
+        self.travel_source_ = "estimated" if inputs.cost is None else "graph"
+        self.lp_bound_km_ = merged_bound(subs.values())
+        self.problem_ = problem
+
+    def _search(self, problem: Problem, assign: np.ndarray, baseline_plan: Plan | None,
+                deadline: float) -> LocalSearch:
+        """Contiguity repair, balancing, distance re-splits and the compactness polish from a start assignment (locks
+        applied); with ``thorough``, a region re-draw where territories are still beyond the tolerance."""
+        assign = np.where(problem.locked >= 0, problem.locked, assign)
+        search = LocalSearch(problem, assign, self.scenario, baseline=None if baseline_plan is None
+                             else baseline_plan.assignment, deadline=deadline, seed=self.seed,
+                             thorough=self.thorough)
+        if self.thorough:  # the usual steps keep the usual budget; the re-draw gets the rest
+            search.deadline = time.perf_counter() + (deadline - time.perf_counter()) / THOROUGH_BUDGET
+        search.repair_contiguity()
+        search.balance()
+        search.shorten()
+        search.polish()
+        search.deadline = deadline
+        search.redraw()
+        return search
+
+    def rep_assignment(self) -> pd.Series:
+        """The designed plan as ZIP -> rep id."""
+        rep_of = dict(zip(self.problem_.tids, self.problem_.rep_ids, strict=True))
+        return self.plan_.to_series().map(rep_of)
+
+    def raise_if_infeasible(self) -> TerritoryDesigner:
+        """For automation: raise :class:`InfeasibleBalanceError` (with the reason and numbers) unless the plan is
+        within tolerance; returns self otherwise."""
+        if self.status_ != "ok":
+            raise InfeasibleBalanceError(self.message_)
+        return self
+
+    # --- set-up --------------------------------------------------------------------------------------------------
+
+    def _problem(self, inputs: DesignInputs) -> Problem:
+        """The problem arrays of ``inputs``; notes the named accounts kept with their reps in :attr:`named_`."""
+        problem, self.named_ = build_problem(inputs, self.scenario, self.pin_top_n, self.lock_homes)
+        return problem
+
+    def _transport(self, problem: Problem) -> np.ndarray:
+        """The transport LP start, rounded (:func:`~territory_geo.design.start.transport`)."""
+        return transport(problem, self.scenario.tolerance, self.seed, self.centre_blend, self.centre_iterations)
+
+
+def design(inputs: DesignInputs, scenario: Scenario | str = "evenness", **options: Any) -> TerritoryDesigner:
+    """Convenience: ``TerritoryDesigner(scenario, **options).fit(inputs)``."""
+    return TerritoryDesigner(scenario, **options).fit(inputs)
