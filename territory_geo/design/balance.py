@@ -1,6 +1,13 @@
-"""The local search: boundary moves on a working assignment that balance the territories while keeping each in one
-piece (contiguity repair, planned flows, diffusion, single moves, swaps and slices), then the border searches'
-ejection chains and re-splits for lumpy units, distance re-splits, the compactness polish and the region re-draw."""
+"""Balance: boundary moves on the working state that bring every territory within the goal while keeping each in
+one piece.
+
+First pieces cut off from a territory's main piece join the neighbour they share most border with (contiguity
+repair). Then planned flows push surplus along the territory graph, and diffusion moves it to less-loaded
+neighbours unit by unit, by swaps and by slices, so it travels along chains of full territories. For lumpy units
+diffusion cannot place, ejection chains (:func:`eject`): each territory on a chain trades a unit, or a unit for a
+unit, so that it lands within the goal itself, until one with room absorbs the rest; then chains of re-splits and
+a settling walk (:mod:`.resplit`).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,13 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
+from territory_geo.design.border import BorderSearch, past
 from territory_geo.design.bounds import dual_lower_bound
-from territory_geo.design.measure import norms
-from territory_geo.design.polish import CompactnessPolish, past
+from territory_geo.design.measure import BalanceTally, ChurnTally
 from territory_geo.design.problem import Problem
+from territory_geo.design.resplit import recombine, settle
 from territory_geo.design.scenarios import Scenario
+from territory_geo.design.state import WorkingState
 from territory_geo.design.verdict import search_verdict
 
 #: Diffusion stops after this many rounds without a 1 % fall of the balance energy (the summed squares of each
@@ -28,21 +37,6 @@ _DIFFUSE_STALL_ROUNDS = 40
 #: settle the national instance's lumpy metro ZIPs in ~2.5 s; where no chain exists (GA at K = 50) they would
 #: otherwise search until the deadline.
 _RECOMBINE_SHARE = 0.15
-
-#: Share of the time budget the distance re-splits may take (a sweep over every pair of neighbours took 0.1-0.5 s at
-#: state scale; a plan needs a few sweeps).
-_SHORTEN_SHARE = 0.1
-
-#: Where the balance measure is potential alone (the evenness scenario), the design knows a tight lower bound on the
-#: distance (:func:`dual_lower_bound`) and steers by it: the distance re-splits run only when the balanced plan is
-#: more than ``_BOUND_TRIGGER`` times the bound and stop at ``_BOUND_STOP`` times it, and the compactness polish may
-#: not take the distance past ``_BOUND_CAP`` times it (nor past its own budget). Other scenarios balance a blend
-#: whose best distance this bound does not describe; they keep the re-splits' own reach as the yardstick.
-_BOUND_TRIGGER, _BOUND_STOP, _BOUND_CAP = 1.045, 1.035, 1.045
-
-#: Share of the time budget the compactness re-splits may take (three sweeps took 0.1-0.8 s at state scale in the
-#: prototype).
-_COMPACT_SHARE = 0.1
 
 
 class _PairIndex:
@@ -60,7 +54,31 @@ class _PairIndex:
 
 
 class LocalSearch:
-    """Boundary moves on a working assignment (mutable; the result becomes a :class:`Plan`)."""
+    """Boundary moves on one working state (the result becomes a :class:`~territory_geo.plan.Plan`).
+
+    Parameters
+    ----------
+    problem
+        The problem arrays.
+    assign
+        The start: rep position of every unit (locks applied).
+    scenario
+        The scenario designed for.
+    baseline
+        Today's owner of every unit (rep positions), or None.
+    deadline
+        When the search must stop (``time.perf_counter()``).
+    seed, thorough
+        Seed of the border searches; whether the region re-draw runs.
+
+    Attributes
+    ----------
+    state
+        The working state; its tallies: :attr:`tally` (each territory's balance components) and :attr:`churn`
+        (ARR changing owner, with a baseline).
+    clock_stops
+        The steps the deadline cut short (shared with the border searches).
+    """
 
     def __init__(self, problem: Problem, assign: np.ndarray, scenario: Scenario, baseline: np.ndarray | None,
                  deadline: float, seed: int = 0, thorough: bool = False) -> None:
@@ -68,103 +86,57 @@ class LocalSearch:
         self.thorough = thorough
         self.seed = seed
         self.geo = problem.geo
-        self.assign = assign.astype(np.int64).copy()
         self.scenario = scenario
         self.baseline = baseline
         self.deadline = deadline
         self.k = len(problem.tids)
         self.tol = scenario.tolerance
         self.goal = 0.8 * scenario.tolerance
-        self.norm = norms(problem)
         self.weights = problem.weights
         self.rows = np.repeat(np.arange(self.geo.n), np.diff(self.geo.indptr))
-        self.size = np.bincount(self.assign, minlength=self.k)
-        self.comp_tally = problem.fixed.copy()
-        np.add.at(self.comp_tally, self.assign, problem.comp[np.arange(self.geo.n), self.assign])
+        self.state = WorkingState(self.geo, assign, self.k)
+        self.tally = BalanceTally(problem, self.state.assign)
+        self.churn = None if baseline is None else ChurnTally(baseline, problem.unit_arr, self.state.assign)
+        self.state.attach(self.tally, self.churn)
         self.perim_scale = float(np.median(self.geo.perimeter)) or 1.0
         self.dist_scale = float(problem.weight_u.mean() * np.sqrt(np.median(self.geo.area)) / 1000.0) or 1.0
-        self.moved_arr = 0.0
-        geo = self.geo
-        self.area = np.bincount(self.assign, weights=geo.area, minlength=self.k)
-        self.perim = np.bincount(self.assign, weights=geo.perimeter, minlength=self.k)
-        internal = self.assign[self.rows] == self.assign[geo.indices]
-        self.perim -= np.bincount(self.assign[self.rows[internal]], weights=geo.border[internal], minlength=self.k)
         self.budget_hit = False
         self.started = time.perf_counter()
-        self.clock_stops: list[str] = []  # steps the deadline cut short (shared with the border searches)
+        self.clock_stops: list[str] = []
 
     # --- bookkeeping ---------------------------------------------------------------------------------------------
 
+    @property
+    def assign(self) -> np.ndarray:
+        """The working assignment (rep position of every unit)."""
+        return self.state.assign
+
     @cached_property
     def distance_bound(self) -> float | None:
-        """The dual lower bound on the distance (:func:`dual_lower_bound`) where it describes this scenario's best
-        distance: balance on potential alone, optimised from scratch (else None)."""
+        """The dual lower bound on the distance (:func:`~territory_geo.design.bounds.dual_lower_bound`) where it
+        describes this scenario's best distance: balance on potential alone, optimised from scratch (else None)."""
         potential_only = self.weights[0] > 0 and np.count_nonzero(self.weights) == 1
         return dual_lower_bound(self.p) if potential_only and self.baseline is None else None
 
-    def _late(self, step: str) -> bool:
+    def late(self, step: str) -> bool:
         """Whether the deadline has passed; if so, notes that ``step`` was cut short (or skipped)."""
         return past(self.deadline, step, self.clock_stops)
 
     def deviations(self) -> np.ndarray:
-        """Deviation of each territory's balance measure from its target (blend of component ratios)."""
-        totals = self.comp_tally.sum(axis=0)
-        ratio = self.comp_tally / np.where(totals > 0, totals, 1.0) / self.p.shares[:, None]
-        return (ratio - 1.0) @ self.weights
-
-    def _move(self, u: int, b: int) -> None:
-        a = int(self.assign[u])
-        da, db = self._perimeter_change(u, a, b)
-        self.perim[a] += da
-        self.perim[b] += db
-        self.area[a] -= self.geo.area[u]
-        self.area[b] += self.geo.area[u]
-        self.comp_tally[a] -= self.p.comp[u, a]
-        self.comp_tally[b] += self.p.comp[u, b]
-        self.size[a] -= 1
-        self.size[b] += 1
-        self.assign[u] = b
-        if self.baseline is not None:
-            arr = self.p.unit_arr[u]
-            self.moved_arr += arr if self.baseline[u] == a else (-arr if self.baseline[u] == b else 0.0)
-
-    def _perimeter_change(self, u: int, a: int, b: int) -> tuple[float, float]:
-        """Change of a's and b's perimeters if ``u`` moves from a to b (exact, from shared borders)."""
-        pu = self.geo.perimeter[u]
-        return -(pu - 2.0 * self._shared_with(u, a)), pu - 2.0 * self._shared_with(u, b)
-
-    def _stays_connected(self, u: int, a: int) -> bool:
-        """Whether territory ``a`` stays one piece without unit ``u``."""
-        nbrs = [int(v) for v in self.geo.neighbors(u) if self.assign[v] == a]
-        if len(nbrs) <= 1:
-            return self.size[a] > 1
-        targets = set(nbrs)
-        seen = {u, nbrs[0]}
-        stack = [nbrs[0]]
-        found = 1
-        assign, geo = self.assign, self.geo
-        while stack:
-            x = stack.pop()
-            for y in geo.indices[geo.indptr[x]:geo.indptr[x + 1]].tolist():
-                if y not in seen and assign[y] == a:
-                    seen.add(y)
-                    if y in targets:
-                        found += 1
-                        if found == len(targets):
-                            return True
-                    stack.append(y)
-        return False
+        """Deviation of each territory's balance measure from its target (:meth:`.BalanceTally.deviations`)."""
+        return self.tally.deviations()
 
     def _boundary(self) -> tuple[np.ndarray, np.ndarray]:
         """Boundary (unit, neighbour territory) pairs, unlocked units only."""
-        owner = self.assign[self.rows]
-        other = self.assign[self.geo.indices]
+        owner = self.state.assign[self.rows]
+        other = self.state.assign[self.geo.indices]
         mask = (owner != other) & (self.p.locked[self.rows] < 0)
         return self.rows[mask], other[mask]
 
     def _shared_with(self, u: int, t: int) -> float:
+        """Border length between unit ``u`` and territory ``t`` (summed as an array: :meth:`_geo_cost`'s figure)."""
         lo, hi = self.geo.indptr[u], self.geo.indptr[u + 1]
-        return float(self.geo.border[lo:hi][self.assign[self.geo.indices[lo:hi]] == t].sum())
+        return float(self.geo.border[lo:hi][self.state.assign[self.geo.indices[lo:hi]] == t].sum())
 
     def _geo_cost(self, u: int, a: int, b: int) -> float:
         """Change of total border length and of proximity if ``u`` moves from ``a`` to ``b`` (scaled)."""
@@ -180,11 +152,10 @@ class LocalSearch:
         """Whether the moves (unit, from, to), made together, keep the ARR changing owner within the disruption
         budget (a unit returning to its owner gives its ARR back)."""
         budget = self.scenario.disruption_budget
-        if self.baseline is None or budget is None:
+        if self.churn is None or budget is None:
             return True
-        arr, owner = self.p.unit_arr, self.baseline
-        extra = sum(arr[u] if owner[u] == a else (-arr[u] if owner[u] == b else 0.0) for u, a, b in moves)
-        ok = self.moved_arr + extra <= budget * max(arr.sum(), 1e-9) + 1e-9
+        extra = sum(self.churn.change(u, a, b) for u, a, b in moves)
+        ok = self.churn.value + extra <= budget * max(self.p.unit_arr.sum(), 1e-9) + 1e-9
         self.budget_hit |= not ok
         return ok
 
@@ -195,43 +166,42 @@ class LocalSearch:
         from scipy.sparse import csgraph
 
         for _ in range(20):
-            owner = self.assign[self.rows]
-            same = owner == self.assign[self.geo.indices]
+            owner = self.state.assign[self.rows]
+            same = owner == self.state.assign[self.geo.indices]
             graph = sparse.csr_matrix((np.ones(int(same.sum())), (self.rows[same], self.geo.indices[same])),
                                       shape=(self.geo.n, self.geo.n))
             _, comp = csgraph.connected_components(graph, directed=False)
             pot = self.geo.values[:, 0] + 1e-9
             keep: dict[int, int] = {}
             for t in range(self.k):
-                members = np.flatnonzero(self.assign == t)
+                members = np.flatnonzero(self.state.assign == t)
                 if len(members):
                     keep[t] = int(np.argmax(np.bincount(comp[members], weights=pot[members])))
-            stray = np.flatnonzero(np.array([comp[u] != keep.get(int(self.assign[u]), -1)
+            stray = np.flatnonzero(np.array([comp[u] != keep.get(int(self.state.assign[u]), -1)
                                              for u in range(self.geo.n)]) & (self.p.locked < 0))
             if not len(stray):
                 return
+            state = self.state
             for piece in np.unique(comp[stray]):
                 units = stray[comp[stray] == piece]
-                a = int(self.assign[units[0]])
+                a = state.labels[int(units[0])]
                 border: dict[int, float] = {}
                 for u in units.tolist():
-                    for v, length in zip(self.geo.neighbors(u).tolist(),
-                                         self.geo.border[self.geo.indptr[u]:self.geo.indptr[u + 1]].tolist(),
-                                         strict=True):
-                        t = int(self.assign[v])
+                    for v, length in zip(state.nbrs[u], state.lengths[u], strict=True):
+                        t = state.labels[v]
                         if t != a:
                             border[t] = border.get(t, 0.0) + length + 1e-6
                 if border:
                     b = max(border, key=lambda t: (border[t], -t))
                     for u in units.tolist():
-                        self._move(u, b)
+                        state.move(u, b)
 
     def balance(self) -> None:
         """Push surplus along the territory graph (planned flows), diffuse locally until within the goal or stalled,
         then ejection chains for what is left, chains of re-splits and a settling walk."""
         best = np.abs(self.deviations()).max()
         for _ in range(12):
-            if best <= self.goal or self._late("balance"):
+            if best <= self.goal or self.late("balance"):
                 break
             saved = self._snapshot()
             if not self._flow_round():
@@ -242,25 +212,37 @@ class LocalSearch:
                 break
             best = now
         self._diffuse()
-        if np.abs(self.deviations()).max() > self.goal and not self._late("balance"):
+        if np.abs(self.deviations()).max() > self.goal and not self.late("balance"):
             # lumpy units diffusion could not place: ejection chains on the fast border search, aiming just
             # inside the tolerance (the goal's margin is for later travel drift, which chains need not keep); then
             # chains of re-splits for the lumpiest, which single trades cannot settle (a share of the time)
-            search = self._border_search()
+            search = self.border_search()
             goal = self.tol - 0.1 * (self.tol - self.goal)
-            if not search.eject(self.deadline, goal=goal):
+            if not eject(search, self.deadline, goal=goal):
                 share = _RECOMBINE_SHARE * (self.deadline - self.started)
-                if not search.recombine(min(self.deadline, time.perf_counter() + share), goal=goal):
-                    search.settle(min(self.deadline, time.perf_counter() + share), goal=goal)
-            self._adopt(search.assign_)
+                if not recombine(search, min(self.deadline, time.perf_counter() + share), goal=goal):
+                    settle(search, min(self.deadline, time.perf_counter() + share), goal=goal)
+            self.adopt(search)
 
-    def _snapshot(self) -> tuple[np.ndarray, ...]:
-        return (self.assign.copy(), self.comp_tally.copy(), self.size.copy(), self.area.copy(), self.perim.copy(),
-                np.array([self.moved_arr]))
+    def rebalance_if_worse(self, before: float) -> None:
+        """Balance again if the largest deviation drifted past both the tolerance and ``before`` (travel totals
+        shift with every move); rounding noise does not count."""
+        if np.abs(self.deviations()).max() > max(before, self.tol) + 1e-9:
+            self.balance()
 
-    def _restore(self, saved: tuple[np.ndarray, ...]) -> None:
-        self.assign, self.comp_tally, self.size, self.area, self.perim, moved = (x.copy() for x in saved)
-        self.moved_arr = float(moved[0])
+    def verdict(self) -> tuple[str, str]:
+        """Status and message of the plan (:func:`~territory_geo.design.verdict.search_verdict`)."""
+        return search_verdict(self.p, self.scenario, self.state.assign, self.tally, self.budget_hit, self.thorough)
+
+    def _snapshot(self) -> tuple:
+        return (self.state.assign.copy(), self.tally.snapshot(), None if self.churn is None else self.churn.snapshot())
+
+    def _restore(self, saved: tuple) -> None:
+        assign, tally, churn = saved
+        self.tally.restore(tally)
+        if self.churn is not None:
+            self.churn.restore(churn)
+        self.state.load(assign)
 
     def _flow_round(self) -> bool:
         """Plan flows of surplus between adjacent territories (least total flow that clears every excess, an LP on
@@ -269,7 +251,8 @@ class LocalSearch:
         dev = self.deviations()
         excess = dev * self.p.shares  # in units of the total measure
         units, nbr_t = self._boundary()
-        pairs = sorted({(int(a), int(b)) for a, b in zip(self.assign[units].tolist(), nbr_t.tolist(), strict=True)})
+        owners = self.state.assign[units].tolist()
+        pairs = sorted({(int(a), int(b)) for a, b in zip(owners, nbr_t.tolist(), strict=True)})
         if not pairs:
             return False
         m = len(pairs)
@@ -292,14 +275,14 @@ class LocalSearch:
         """Diffusion: move boundary units from more- to less-loaded neighbours until all are within the goal."""
         blocked: set[tuple[int, int]] = set()
         best, stalled = np.inf, 0
-        while stalled < _DIFFUSE_STALL_ROUNDS and not self._late("balance"):
+        while stalled < _DIFFUSE_STALL_ROUNDS and not self.late("balance"):
             dev = self.deviations()
             if np.abs(dev).max() <= self.goal:
                 return
             energy = float((np.maximum(np.abs(dev) - self.goal, 0.0) ** 2).sum())
             best, stalled = (energy, 0) if energy < 0.99 * best else (best, stalled + 1)
             units, nbr_t = self._boundary()
-            src = self.assign[units]
+            src = self.state.assign[units]
             gap = dev[src] - dev[nbr_t]
             by_pair = _PairIndex(units, src * self.k + nbr_t)
             order = np.argsort(-gap, kind="stable")
@@ -336,12 +319,13 @@ class LocalSearch:
         and single moves cannot make."""
         if not len(us) or not len(vs):
             return False
-        ua, ub = self._unit_measure(us, a), self._unit_measure(us, b)
-        va, vb = self._unit_measure(vs, a), self._unit_measure(vs, b)
+        ua, ub = self.tally.unit_shares(us, a), self.tally.unit_shares(us, b)
+        va, vb = self.tally.unit_shares(vs, a), self.tally.unit_shares(vs, b)
         new_a = dev[a] - ua[:, None] + va[None, :]
         new_b = dev[b] + ub[:, None] - vb[None, :]
         gain = new_a ** 2 + new_b ** 2 - dev[a] ** 2 - dev[b] ** 2
         order = np.argsort(gain, axis=None, kind="stable")
+        state = self.state
         for flat in order[:40].tolist():
             i, j = divmod(flat, len(vs))
             if gain[i, j] >= -1e-12:
@@ -351,42 +335,22 @@ class LocalSearch:
                 continue
             # local tests first (a whole without u, b without v with u in it, each unit touching the territory it
             # joins); only when they fail is each territory searched, since v may be what rejoins a without u
-            local = self._stays_connected(u, a)
-            self._move(u, b)
-            local = local and self._stays_connected(v, b)
-            self._move(v, a)
-            if (local and self._touches(u, b) and self._touches(v, a)) or (self._connected(a) and self._connected(b)):
+            local = state.stays_connected(u, a)
+            state.move(u, b)
+            local = local and state.stays_connected(v, b)
+            state.move(v, a)
+            if (local and state.touches(u, b) and state.touches(v, a)) or (state.connected(a) and state.connected(b)):
                 return True
-            self._move(v, b)
-            self._move(u, a)
+            state.move(v, b)
+            state.move(u, a)
         return False
-
-    def _touches(self, u: int, t: int) -> bool:
-        return bool((self.assign[self.geo.neighbors(u)] == t).any())
-
-    def _connected(self, t: int) -> bool:
-        """Whether territory ``t`` is one piece (a search through it)."""
-        members = np.flatnonzero(self.assign == t)
-        if len(members) <= 1:
-            return len(members) == 1
-        seen, stack = {int(members[0])}, [int(members[0])]
-        while stack:
-            x = stack.pop()
-            for y in self.geo.neighbors(x).tolist():
-                if y not in seen and self.assign[y] == t:
-                    seen.add(y)
-                    stack.append(y)
-        return len(seen) == len(members)
 
     def _best_move(self, a: int, b: int, cand: np.ndarray, dev: np.ndarray) -> bool:
         """The single move of one of ``cand`` (a's units on its border with b) from a to b that best evens the
         pair out, keeping a in one piece."""
         if not len(cand):
             return False
-        totals = self.comp_tally.sum(axis=0)
-        scale = np.where(totals > 0, totals, 1.0)
-        out_a = (self.p.comp[cand, a] / scale / self.p.shares[a]) @ self.weights
-        in_b = (self.p.comp[cand, b] / scale / self.p.shares[b]) @ self.weights
+        out_a, in_b = self.tally.unit_shares(cand, a), self.tally.unit_shares(cand, b)
         gain = (dev[a] - out_a) ** 2 + (dev[b] + in_b) ** 2 - dev[a] ** 2 - dev[b] ** 2
         improving = gain < -1e-12
         if not improving.any():
@@ -395,16 +359,10 @@ class LocalSearch:
         score = gain[improving] / max(dev[a] ** 2 + dev[b] ** 2, 1e-12) + 0.02 * np.tanh(geo_cost)
         for i in np.argsort(score, kind="stable").tolist():
             u = int(cand[improving][i])
-            if self._within_budget((u, a, b)) and self._stays_connected(u, a):
-                self._move(u, b)
+            if self._within_budget((u, a, b)) and self.state.stays_connected(u, a):
+                self.state.move(u, b)
                 return True
         return False
-
-    def _unit_measure(self, units: np.ndarray, t: int) -> np.ndarray:
-        """Each unit's share of territory ``t``'s target, in deviation units."""
-        totals = self.comp_tally.sum(axis=0)
-        scale = np.where(totals > 0, totals, 1.0)
-        return (self.p.comp[units, t] / scale / self.p.shares[t]) @ self.weights
 
     def _transfer_slice(self, a: int, b: int, dev: np.ndarray, want: float | None = None,
                         require_gain: bool = True, border: list[int] | None = None) -> bool:
@@ -413,14 +371,13 @@ class LocalSearch:
         country to reach ``b``."""
         if want is None:
             want = (dev[a] - dev[b]) / 2 * self.p.shares[a]
-        geo, assign = self.geo, self.assign
+        state, assign = self.state, self.state.assign
         if border is None:  # a's movable units on its border with b
-            touching = (assign[self.rows] == a) & (assign[geo.indices] == b) & (self.p.locked[self.rows] < 0)
+            touching = (assign[self.rows] == a) & (assign[self.geo.indices] == b) & (self.p.locked[self.rows] < 0)
             border = np.unique(self.rows[touching]).tolist()
         if not border:
             return False
-        totals = self.comp_tally.sum(axis=0)
-        scale = np.where(totals > 0, totals, 1.0)
+        scale = self.tally.scale()
         value = lambda u: float((self.p.comp[u, a] / scale) @ self.weights)  # noqa: E731
         # grow from the border in order of how much nearer each unit is to b's home than to a's (a straight-ish
         # cut that leaves a's side whole), carrying units of no value along
@@ -440,14 +397,14 @@ class LocalSearch:
                 continue
             taken.append(u)
             got += v
-            for w in geo.neighbors(u).tolist():
-                if w not in seen and assign[w] == a and self.p.locked[w] < 0:
+            for w in state.nbrs[u]:
+                if w not in seen and state.labels[w] == a and self.p.locked[w] < 0:
                     seen.add(w)
                     heapq.heappush(heap, (float(lean[w]), w))
-        if got <= 0 or len(taken) >= self.size[a]:
+        if got <= 0 or len(taken) >= state.size[a]:
             return False
-        taken += self._cut_off(a, set(taken))
-        if len(taken) >= self.size[a]:
+        taken += state.cut_off(a, set(taken), self.p.locked, self.geo.values[:, 0])
+        if len(taken) >= state.size[a]:
             return False
         out_a = sum(value(u) for u in taken) / self.p.shares[a]
         in_b = sum(float((self.p.comp[u, b] / scale) @ self.weights) for u in taken) / self.p.shares[b]
@@ -458,112 +415,106 @@ class LocalSearch:
         if not self._within_budget(*((u, a, b) for u in taken)):
             return False
         for u in taken:
-            self._move(u, b)
+            state.move(u, b)
         return True
 
-    def _cut_off(self, a: int, removed: set[int]) -> list[int]:
-        """Units of ``a`` that removing ``removed`` would cut off from a's main piece (the one with its home)."""
-        members = [int(u) for u in np.flatnonzero(self.assign == a) if int(u) not in removed]
-        label: dict[int, int] = {}
-        pieces: list[list[int]] = []
-        for start in members:
-            if start in label:
-                continue
-            piece, stack = [start], [start]
-            label[start] = len(pieces)
-            while stack:
-                x = stack.pop()
-                for y in self.geo.neighbors(x).tolist():
-                    if y not in label and y not in removed and self.assign[y] == a:
-                        label[y] = len(pieces)
-                        piece.append(y)
-                        stack.append(y)
-            pieces.append(piece)
-        if len(pieces) <= 1:
-            return []
-        anchored = [i for i, piece in enumerate(pieces) if any(self.p.locked[u] == a for u in piece)]
-        main = anchored[0] if anchored else max(range(len(pieces)),
-                                                key=lambda i: self.geo.values[pieces[i], 0].sum())
-        return [u for i, piece in enumerate(pieces) if i != main for u in piece
-                if self.p.locked[u] < 0]
+    # --- border searches -----------------------------------------------------------------------------------------
 
-    def _border_search(self) -> CompactnessPolish:
-        """The fast border search (:mod:`.polish`) set up on the current assignment: each unit's share
-        of each target (with today's travel totals), the goal, the distance budget and the units it may move."""
-        totals = self.comp_tally.sum(axis=0)
-        totals = np.where(totals > 0, totals, 1.0)
-        mu = np.einsum("ukc,c->uk", self.p.comp / totals, self.weights) / self.p.shares[None, :]
-        offset = ((self.p.fixed / totals) @ self.weights) / self.p.shares - 1.0
+    def border_search(self) -> BorderSearch:
+        """A border search on the working state: each unit's share of each target (with today's travel totals), the
+        goal, the distance budget and the units it may move. The local search's tallies wait meanwhile
+        (:meth:`adopt`, :meth:`discard`)."""
+        mu, offset = self.tally.linear()
         movable = self.p.locked < 0
         if self.baseline is not None:  # min disruption: reshape only where no customer's ARR changes owner
             movable &= self.p.unit_arr <= 0
-        return CompactnessPolish(self.geo, self.assign, mu, offset, self.goal, self.p.dist, self.geo.values[:, 0],
-                                 distance_budget=1.0 + 0.02 / max(self.scenario.proximity_weight, 1e-9),
-                                 movable=movable, seed=self.seed, clock_stops=self.clock_stops)
+        self.state.detach(self.tally, self.churn)
+        return BorderSearch(self.state, mu, offset, self.goal, self.p.dist, self.geo.values[:, 0],
+                            distance_budget=1.0 + 0.02 / max(self.scenario.proximity_weight, 1e-9),
+                            movable=movable, seed=self.seed, clock_stops=self.clock_stops)
 
-    def _adopt(self, assign: np.ndarray) -> None:
-        """Replay another assignment through :meth:`_move` (tallies, perimeters and disruption stay exact)."""
-        for u in np.flatnonzero(assign != self.assign).tolist():
-            self._move(u, int(assign[u]))
+    def adopt(self, search: BorderSearch) -> None:
+        """Keep what a border search made: the local search's tallies catch up, unit by unit (exact whatever
+        travel does)."""
+        search.close()
+        self.state.attach(self.tally, self.churn)
 
-    def shorten(self) -> None:
-        """Distance re-splits (:meth:`.CompactnessPolish.shorten`) when balancing left the plan
-        well above the distance bound (:attr:`distance_bound`), or where none applies, well above the distance the
-        re-splits reach; within a share of the time budget; replayed through :meth:`_move`, with the balance
-        re-checked as after the polish."""
-        if self.k < 2 or self._late("shorten"):
-            return
-        before = float(np.abs(self.deviations()).max())
-        search = self._border_search()
-        deadline = min(self.deadline, time.perf_counter() + _SHORTEN_SHARE * (self.deadline - self.started))
-        bound = self.distance_bound
-        if bound is None:
-            moved = search.shorten(deadline)
-        else:
-            moved = search.distance > _BOUND_TRIGGER * bound and search.shorten_to(deadline, _BOUND_STOP * bound)
-        if moved:
-            self._adopt(search.assign_)
-            self._rebalance_if_worse(before)
+    def discard(self, search: BorderSearch) -> None:
+        """Undo what a border search made: back to the assignment the local search's tallies describe."""
+        search.close()
+        self.state.load(self.tally.seen)
+        self.state.attach(self.tally, self.churn)
 
-    def polish(self) -> None:
-        """Compactness: :class:`~.polish.CompactnessPolish` (annealed flips and balance-neutral swaps)
-        within the balance goal and a distance budget, then compactness re-splits of neighbouring pairs and greedy
-        flips once more at no further distance; replayed through :meth:`_move`; travel totals shift with
-        every move, so the balance is checked exactly afterwards and restored if it drifted past the tolerance."""
-        if self.k < 2 or self._late("polish"):
-            return
-        before = float(np.abs(self.deviations()).max())
-        search = self._border_search()
-        bound = self.distance_bound
-        if bound is not None:
-            search.distance_cap = min(search.distance_cap, max(search.distance, _BOUND_CAP * bound))
-        steps = max(round(20 * self.scenario.compactness_weight), 0)
-        search.run(self.deadline, steps=steps)
-        if steps:  # compactness re-splits, then greedy flips to clean their borders, adding no more distance
-            search.distance_cap = min(search.distance_cap, search.distance)
-            search.compact(min(self.deadline, time.perf_counter() + _COMPACT_SHARE * (self.deadline - self.started)))
-            search.run(self.deadline, steps=0)
-        self._adopt(search.assign_)
-        self._rebalance_if_worse(before)
 
-    def redraw(self) -> None:
-        """``thorough`` only: where territories are still beyond the tolerance after the polish, re-draw the region
-        around them as one set-partitioning problem (:meth:`~.polish.CompactnessPolish.repartition`,
-        with most of the time left), then polish once more."""
-        if not self.thorough or self.k < 2 or np.abs(self.deviations()).max() <= self.tol + 1e-9 \
-                or self._late("repartition"):
-            return
-        search = self._border_search()
-        if search.repartition(time.perf_counter() + 0.8 * (self.deadline - time.perf_counter()), goal=self.tol):
-            self._adopt(search.assign_)
-            self.polish()
+# --- ejection chains ------------------------------------------------------------------------------------------------
 
-    def _rebalance_if_worse(self, before: float) -> None:
-        """Balance again if the largest deviation drifted past both the tolerance and ``before`` (travel totals
-        shift with every move); rounding noise does not count."""
-        if np.abs(self.deviations()).max() > max(before, self.tol) + 1e-9:
-            self.balance()
 
-    def verdict(self) -> tuple[str, str]:
-        """Status and message of the plan (:func:`~territory_geo.design.verdict.search_verdict`)."""
-        return search_verdict(self.p, self.scenario, self.assign, self, self.budget_hit, self.thorough)
+def eject(search: BorderSearch, deadline: float, depth: int = 8, budget: int = 4000, goal: float | None = None) -> bool:
+    """Ejection chains for territories beyond the goal: surplus is pushed (a deficit pulled) through a chain of
+    neighbours, each trading a unit (or a unit for a unit) so that it lands within the goal itself, until a territory
+    with room absorbs the rest. This is what lumpy units (each a large share of a target) boxed in by full
+    territories need; ``depth`` territories at most per chain, ``budget`` trades tried per start. Returns whether
+    every territory ended within the goal."""
+    saved, search.step = search.goal, "eject"
+    search.goal = search.goal if goal is None else goal
+    try:
+        return search.run_chains(deadline, budget, lambda t, sign, left: _chain(search, t, sign, {t}, depth, left))
+    finally:
+        search.goal = saved
+
+
+def _transfers(search: BorderSearch, t: int, b: int, sign: int, partial: bool = False) -> list[tuple[float, int, int]]:
+    """Trades across the t-b border that bring ``t`` within the goal: ``sign`` = +1 moves value from t to b (one
+    unit of t, or a unit of t for one of b), -1 from b to t. Returns (b's deviation after, unit that crosses in the
+    trade's direction, unit that comes back or -1)."""
+    mu, dev, goal = search.mu, search.dev, search.goal
+    give, take = (t, b) if sign > 0 else (b, t)
+    out_units, back_units = search.border_units(give, take), search.border_units(take, give)
+    lo, hi = dev[t] - goal, dev[t] + goal  # what t must lose (sign +1) or -what it must gain (-1)
+    if partial:  # the chain's start need only get nearer its goal
+        lo, hi = (1e-9, hi) if sign > 0 else (lo, -1e-9)
+    options = []
+    for u in out_units:
+        moved_t = float(mu[u, t])
+        moved_b = float(mu[u, b])
+        if lo <= sign * moved_t <= hi:
+            options.append((dev[b] + sign * moved_b, u, -1))
+        for v in back_units:
+            net = sign * (moved_t - float(mu[v, t]))
+            if lo <= net <= hi:
+                options.append((dev[b] + sign * (moved_b - float(mu[v, b])), u, v))
+    return options
+
+
+def _chain(search: BorderSearch, t: int, sign: int, visited: set[int], depth: int, budget: list[int]) -> bool:
+    """Depth-first search for a chain of trades starting at ``t`` (beyond the goal in the direction of ``sign``)
+    that ends in a territory with room; every territory on the way lands within the goal. Trades are applied as the
+    search goes and undone when it backs out."""
+    goal, state, dev = search.goal, search.state, search.dev
+    options = [(o, b) for b in state.neighbours(t) - visited
+               for o in _transfers(search, t, b, sign, partial=len(visited) == 1)]
+    options.sort(key=lambda ob: abs(ob[0][0]))
+    for (_, u, v), b in options[:24]:
+        if budget[0] <= 0:
+            return False
+        budget[0] -= 1
+        give, take = (t, b) if sign > 0 else (b, t)
+        if not state.stays_connected(u, give):
+            continue
+        search.flip(u, take)
+        if v >= 0 and not state.stays_connected(v, take):
+            search.flip(u, give)
+            continue
+        if v >= 0:
+            search.flip(v, give)
+            if not (state.touches(u, take) and state.touches(v, give)):
+                search.flip(v, take)
+                search.flip(u, give)
+                continue
+        if (abs(dev[b]) <= goal and search.distance <= search.distance_cap) or (
+                depth > 1 and sign * dev[b] > goal and _chain(search, b, sign, visited | {b}, depth - 1, budget)):
+            return True
+        if v >= 0:
+            search.flip(v, take)
+        search.flip(u, give)
+    return False

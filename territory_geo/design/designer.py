@@ -12,8 +12,12 @@ import pandas as pd
 
 from territory_geo.design.balance import LocalSearch
 from territory_geo.design.bounds import lp_lower_bound
+from territory_geo.design.measure import BalanceTally
+from territory_geo.design.polish import anneal
 from territory_geo.design.problem import DesignInputs, Problem, baseline_plan, build_problem, plan_of
 from territory_geo.design.regions import RegionSplit, merged, merged_bound, merged_problem
+from territory_geo.design.repartition import repartition
+from territory_geo.design.resplit import compact, shorten, shorten_to
 from territory_geo.design.scenarios import SCENARIOS, Scenario
 from territory_geo.design.start import disruption_start, kmeans, transport
 from territory_geo.design.verdict import regions_verdict
@@ -29,6 +33,21 @@ LARGE_PROBLEM_UNITS = 10_000
 #: ``thorough`` designs get this many times the default time budget: the region re-draw
 #: (:mod:`territory_geo.design.repartition`) took 3-26 s on GA K = 50's lumpy Atlanta regions.
 THOROUGH_BUDGET = 4
+
+#: Share of the time budget the distance re-splits may take (a sweep over every pair of neighbours took 0.1-0.5 s at
+#: state scale; a plan needs a few sweeps).
+_SHORTEN_SHARE = 0.1
+
+#: Where the balance measure is potential alone (the evenness scenario), the design knows a tight lower bound on the
+#: distance (:func:`dual_lower_bound`) and steers by it: the distance re-splits run only when the balanced plan is
+#: more than ``_BOUND_TRIGGER`` times the bound and stop at ``_BOUND_STOP`` times it, and the compactness polish may
+#: not take the distance past ``_BOUND_CAP`` times it (nor past its own budget). Other scenarios balance a blend
+#: whose best distance this bound does not describe; they keep the re-splits' own reach as the yardstick.
+_BOUND_TRIGGER, _BOUND_STOP, _BOUND_CAP = 1.045, 1.035, 1.045
+
+#: Share of the time budget the compactness re-splits may take (three sweeps took 0.1-0.8 s at state scale in the
+#: prototype).
+_COMPACT_SHARE = 0.1
 
 
 class TerritoryDesigner:
@@ -223,7 +242,7 @@ class TerritoryDesigner:
         self.plan_ = plan_of(problem, assign)
         self.kmeans_plan_ = plan_of(problem, merged(problem, subs.values(), lambda d: d.kmeans_plan_.assignment))
         baseline = baseline_plan(problem, inputs.baseline)
-        check = LocalSearch(problem, assign, self.scenario, baseline=None, deadline=np.inf)
+        check = BalanceTally(problem, assign)
         dev = check.deviations()
         self.clock_stops_ = list(dict.fromkeys(c for d in subs.values() for c in d.clock_stops_))
         self.status_, self.message_ = regions_verdict(split, problem, check, subs, self.scenario)
@@ -254,10 +273,10 @@ class TerritoryDesigner:
             search.deadline = time.perf_counter() + (deadline - time.perf_counter()) / THOROUGH_BUDGET
         search.repair_contiguity()
         search.balance()
-        search.shorten()
-        search.polish()
+        _shorten(search)
+        _polish(search)
         search.deadline = deadline
-        search.redraw()
+        _redraw(search)
         return search
 
     def rep_assignment(self) -> pd.Series:
@@ -287,3 +306,64 @@ class TerritoryDesigner:
 def design(inputs: DesignInputs, scenario: Scenario | str = "evenness", **options: Any) -> TerritoryDesigner:
     """Convenience: ``TerritoryDesigner(scenario, **options).fit(inputs)``."""
     return TerritoryDesigner(scenario, **options).fit(inputs)
+
+
+# --- the steps after balancing ----------------------------------------------------------------------------------
+
+
+def _shorten(search: LocalSearch) -> None:
+    """Distance re-splits (:func:`~territory_geo.design.resplit.shorten`) when balancing left the plan well above the
+    distance bound (:attr:`LocalSearch.distance_bound`), or where none applies, well above the distance the re-splits
+    reach; within a share of the time budget, with the balance re-checked as after the polish."""
+    if search.k < 2 or search.late("shorten"):
+        return
+    before = float(np.abs(search.deviations()).max())
+    border = search.border_search()
+    deadline = min(search.deadline, time.perf_counter() + _SHORTEN_SHARE * (search.deadline - search.started))
+    bound = search.distance_bound
+    if bound is None:
+        moved = shorten(border, deadline)
+    else:
+        moved = border.distance > _BOUND_TRIGGER * bound and shorten_to(border, deadline, _BOUND_STOP * bound)
+    if moved:
+        search.adopt(border)
+        search.rebalance_if_worse(before)
+    else:
+        search.discard(border)
+
+
+def _polish(search: LocalSearch) -> None:
+    """Compactness: annealed flips and balance-neutral swaps (:func:`~territory_geo.design.polish.anneal`) within the
+    balance goal and a distance budget, then compactness re-splits of neighbouring pairs and greedy flips once more
+    at no further distance; travel totals shift with every move, so the balance is checked exactly afterwards and
+    restored if it drifted past the tolerance."""
+    if search.k < 2 or search.late("polish"):
+        return
+    before = float(np.abs(search.deviations()).max())
+    border = search.border_search()
+    bound = search.distance_bound
+    if bound is not None:
+        border.distance_cap = min(border.distance_cap, max(border.distance, _BOUND_CAP * bound))
+    steps = max(round(20 * search.scenario.compactness_weight), 0)
+    anneal(border, search.deadline, steps=steps)
+    if steps:  # compactness re-splits, then greedy flips to clean their borders, adding no more distance
+        border.distance_cap = min(border.distance_cap, border.distance)
+        compact(border, min(search.deadline, time.perf_counter() + _COMPACT_SHARE * (search.deadline - search.started)))
+        anneal(border, search.deadline, steps=0)
+    search.adopt(border)
+    search.rebalance_if_worse(before)
+
+
+def _redraw(search: LocalSearch) -> None:
+    """``thorough`` only: where territories are still beyond the tolerance after the polish, re-draw the region
+    around them as one set-partitioning problem (:func:`~territory_geo.design.repartition.repartition`, with most of
+    the time left), then polish once more."""
+    if not search.thorough or search.k < 2 or np.abs(search.deviations()).max() <= search.tol + 1e-9 \
+            or search.late("repartition"):
+        return
+    border = search.border_search()
+    if repartition(border, time.perf_counter() + 0.8 * (search.deadline - time.perf_counter()), goal=search.tol):
+        search.adopt(border)
+        _polish(search)
+    else:
+        search.discard(border)
