@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from territory_geo import design
-from territory_geo.design import bounds
+from territory_geo.settings import DesignSettings
 from tests.design_inputs import grid_inputs
 
 
@@ -25,7 +26,11 @@ def test_the_dual_distance_bound_is_the_lp_bound_and_never_above_it(k: int, seed
     assert designer.summary_["distance_km_weighted"] <= 1.05 * lp  # the engine steers by it
 
 
-def test_the_dual_bound_is_skipped_where_the_lp_would_be_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bounds_are_skipped_where_the_lp_would_be_too_large() -> None:
     designer = design.design(grid_inputs(), "evenness", seed=1, compute_bound=False)
-    monkeypatch.setattr(bounds, "_FULL_BOUND_VARIABLES", 10)
-    assert design.dual_lower_bound(designer.problem_) is None
+    assert designer.lp_bound_km_ is None
+    assert design.dual_lower_bound(designer.problem_) is not None
+    assert design.dual_lower_bound(designer.problem_, max_variables=10) is None  # 100 ZIPs x 4 reps
+    assert np.isnan(design.lp_lower_bound(designer.problem_, max_variables=10))
+    small = design.design(grid_inputs(), "evenness", seed=1, settings=DesignSettings(full_bound_variables=10))
+    assert np.isnan(small.lp_bound_km_)

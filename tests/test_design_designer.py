@@ -4,7 +4,7 @@ accounts, infeasibility, time budgets, the min-disruption scenario, drive times,
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,9 @@ import pytest
 
 from territory_geo import design, export, geocode
 from territory_geo.cli import main
-from territory_geo.design import designer, start
 from territory_geo.errors import InfeasibleBalanceError, TerritoryError
 from territory_geo.plan import METRICS
+from territory_geo.settings import DesignSettings
 from tests.design_inputs import grid_inputs
 
 
@@ -158,12 +158,24 @@ def test_cli_design_reads_a_toml_config(ri_files: tuple[Path, Path], tmp_path: P
     assignment = pd.read_csv(out / "assignment.csv", dtype=str).set_index("zip")
     assert assignment.loc["02891", "rep_id"] == "R1"
 
+    assert metrics["settings"]["engine"] == json.loads(json.dumps(asdict(DesignSettings())))  # every one, recorded
+
     # thorough (region re-draws) from the file: four times the default budget, recorded
     config.write_text('[design]\nthorough = true\n')
     assert main(["design", "--accounts", str(accounts), "--reps", str(reps), "--config", str(config),
                  "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["thorough"] is True and metrics["settings"]["max_seconds"] == 120.0
+
+    # the engine's settings from the file reach the designer and are recorded
+    config.write_text('[design]\nthorough = true\n[design.engine]\ndefault_seconds = 10\nthorough_budget = 2\n'
+                      'settle_tries = 500\n')
+    assert main(["design", "--accounts", str(accounts), "--reps", str(reps), "--config", str(config),
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["max_seconds"] == 20.0
+    engine = metrics["settings"]["engine"]
+    assert engine["settle_tries"] == 500 and engine["thorough_budget"] == 2 and engine["default_seconds"] == 10.0
 
 
 @pytest.mark.parametrize(("line", "message"), [("speed = 'max'", '[design] speed = "max": unknown [design] setting'),
@@ -180,12 +192,15 @@ def test_cli_design_bad_config_is_a_message(ri_files: tuple[Path, Path], tmp_pat
     assert message in capsys.readouterr().err
 
 
-def test_default_time_budget_grows_for_national_sized_problems(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_time_budget_grows_for_national_sized_problems() -> None:
     inputs = grid_inputs()
     assert design.design(inputs, "evenness").max_seconds_ == 30.0
     assert design.design(inputs, "evenness", max_seconds=12).max_seconds_ == 12
-    monkeypatch.setattr(designer, "LARGE_PROBLEM_UNITS", 10)  # the grid now counts as a national-sized problem
-    assert design.design(inputs, "evenness").max_seconds_ == 60.0
+    national = DesignSettings(large_problem_units=10)  # the grid now counts as a national-sized problem
+    assert design.design(inputs, "evenness", settings=national).max_seconds_ == 60.0
+    assert design.design(inputs, "evenness", settings=DesignSettings(default_seconds=7.5)).max_seconds_ == 7.5
+    with pytest.raises(TerritoryError, match="`settings` was .* but is expected to be a DesignSettings"):
+        design.TerritoryDesigner("evenness", settings={"default_seconds": 7.5})
 
 
 def test_metrics_columns_cover_every_plan_metric() -> None:
@@ -194,7 +209,7 @@ def test_metrics_columns_cover_every_plan_metric() -> None:
     assert {"dev_potential", "polsby_popper", "contiguous", "distance_km", "rep_id"} <= set(result.table_.columns)
 
 
-def test_min_disruption_balances_a_lopsided_ownership_moving_the_least_arr(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_min_disruption_balances_a_lopsided_ownership_moving_the_least_arr() -> None:
     """Today one rep owns three quarters of the grid (the legacy design's problem, like the demo's). Min disruption
     must still reach its tolerance, and it must move less ARR than the scenarios that ignore today's owners; with
     a disruption budget below what balance needs it stops at the budget and says so."""
@@ -211,12 +226,10 @@ def test_min_disruption_balances_a_lopsided_ownership_moving_the_least_arr(monke
     blend = design.design(lopsided, "blend")
     assert result.summary_["arr_changed_share"] < blend.summary_["arr_changed_share"]
 
-    monkeypatch.setattr(start, "_LP_MAX_PAIRS", 10)  # national scale: candidates from the clustered LP
-    monkeypatch.setattr(start, "_COARSE_CLUSTERS", 25)
-    national_path = design.design(lopsided, "disruption")
+    national = DesignSettings(lp_max_pairs=10, coarse_clusters=25)  # candidates from the clustered LP
+    national_path = design.design(lopsided, "disruption", settings=national)
     assert national_path.status_ == "ok", national_path.message_
     assert national_path.summary_["n_noncontiguous"] == 0
-    monkeypatch.undo()
 
     capped = design.TerritoryDesigner(replace(design.SCENARIOS["disruption"], disruption_budget=0.05)).fit(lopsided)
     assert capped.status_ == "infeasible" and "disruption budget" in capped.message_

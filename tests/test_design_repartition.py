@@ -10,6 +10,7 @@ import pytest
 from territory_geo.design.repartition import RegionPartition, repartition
 from territory_geo.design.state import WorkingState
 from territory_geo.plan import Geography, Plan
+from territory_geo.settings import DesignSettings
 from tests.design_grids import border_search
 from tests.test_plan import grid_units
 
@@ -27,10 +28,11 @@ def _lumpy_columns() -> tuple[Geography, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _region(geo: Geography, assign: np.ndarray, mu: np.ndarray, offset: np.ndarray,
-            movable: np.ndarray | None = None, seed: int = 0) -> RegionPartition:
+            movable: np.ndarray | None = None, seed: int = 0, rings: tuple[int, ...] = (1, 2)) -> RegionPartition:
     dist = np.zeros((geo.n, mu.shape[1]))
     return RegionPartition(WorkingState(geo, assign, mu.shape[1]), mu, offset, dist, np.ones(geo.n),
-                           [True] * geo.n if movable is None else movable.tolist(), seed=seed)
+                           [True] * geo.n if movable is None else movable.tolist(), seed=seed,
+                           settings=DesignSettings(repartition_rings=rings))
 
 
 def _deviation(assign: np.ndarray, mu: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -71,7 +73,7 @@ def test_redraw_leaves_territories_outside_the_region_alone() -> None:
     share = np.array([[0.5, 0.2, 0.2, 0.2], [0.1, 0.2, 0.2, 0.4], [0.25] * 4, [0.25] * 4]).ravel()
     mu = np.repeat(share[:, None], N, axis=1)
     rows = np.repeat(np.arange(N), N)
-    new = _region(geo, rows, mu, np.full(N, -1.0)).run(0.02, rings=(1,))
+    new = _region(geo, rows, mu, np.full(N, -1.0), rings=(1,)).run(0.02)
     assert new is not None
     new = np.array(new)
     assert np.abs(_deviation(new, mu, np.full(N, -1.0))).max() <= 0.02 + 1e-12

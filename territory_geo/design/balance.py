@@ -27,16 +27,7 @@ from territory_geo.design.resplit import recombine, settle
 from territory_geo.design.scenarios import Scenario
 from territory_geo.design.state import WorkingState
 from territory_geo.design.verdict import search_verdict
-
-#: Diffusion stops after this many rounds without a 1 % fall of the balance energy (the summed squares of each
-#: territory's deviation beyond the goal); ejection chains take over. Lumpy units otherwise cycle there until the
-#: deadline and leave no time for the compactness polish (national scale: 60 s of diffusion, PP 0.24).
-_DIFFUSE_STALL_ROUNDS = 40
-
-#: Share of the search's time budget the re-split chains may take, and the settling walk after them. The chains
-#: settle the national instance's lumpy metro ZIPs in ~2.5 s; where no chain exists (GA at K = 50) they would
-#: otherwise search until the deadline.
-_RECOMBINE_SHARE = 0.15
+from territory_geo.settings import DesignSettings
 
 
 class _PairIndex:
@@ -70,6 +61,8 @@ class LocalSearch:
         When the search must stop (``time.perf_counter()``).
     seed, thorough
         Seed of the border searches; whether the region re-draw runs.
+    settings
+        The engine's settings (goal, counts of work, shares of the time budget).
 
     Attributes
     ----------
@@ -81,8 +74,10 @@ class LocalSearch:
     """
 
     def __init__(self, problem: Problem, assign: np.ndarray, scenario: Scenario, baseline: np.ndarray | None,
-                 deadline: float, seed: int = 0, thorough: bool = False) -> None:
+                 deadline: float, seed: int = 0, thorough: bool = False,
+                 settings: DesignSettings | None = None) -> None:
         self.p = problem
+        self.settings = settings or DesignSettings()
         self.thorough = thorough
         self.seed = seed
         self.geo = problem.geo
@@ -91,7 +86,7 @@ class LocalSearch:
         self.deadline = deadline
         self.k = len(problem.tids)
         self.tol = scenario.tolerance
-        self.goal = 0.8 * scenario.tolerance
+        self.goal = self.settings.goal_factor * scenario.tolerance
         self.weights = problem.weights
         self.rows = np.repeat(np.arange(self.geo.n), np.diff(self.geo.indptr))
         self.state = WorkingState(self.geo, assign, self.k)
@@ -116,7 +111,9 @@ class LocalSearch:
         """The dual lower bound on the distance (:func:`~territory_geo.design.bounds.dual_lower_bound`) where it
         describes this scenario's best distance: balance on potential alone, optimised from scratch (else None)."""
         potential_only = self.weights[0] > 0 and np.count_nonzero(self.weights) == 1
-        return dual_lower_bound(self.p) if potential_only and self.baseline is None else None
+        if not potential_only or self.baseline is not None:
+            return None
+        return dual_lower_bound(self.p, max_variables=self.settings.full_bound_variables)
 
     def late(self, step: str) -> bool:
         """Whether the deadline has passed; if so, notes that ``step`` was cut short (or skipped)."""
@@ -219,7 +216,7 @@ class LocalSearch:
             search = self.border_search()
             goal = self.tol - 0.1 * (self.tol - self.goal)
             if not eject(search, self.deadline, goal=goal):
-                share = _RECOMBINE_SHARE * (self.deadline - self.started)
+                share = self.settings.recombine_share * (self.deadline - self.started)
                 if not recombine(search, min(self.deadline, time.perf_counter() + share), goal=goal):
                     settle(search, min(self.deadline, time.perf_counter() + share), goal=goal)
             self.adopt(search)
@@ -275,7 +272,7 @@ class LocalSearch:
         """Diffusion: move boundary units from more- to less-loaded neighbours until all are within the goal."""
         blocked: set[tuple[int, int]] = set()
         best, stalled = np.inf, 0
-        while stalled < _DIFFUSE_STALL_ROUNDS and not self.late("balance"):
+        while stalled < self.settings.diffuse_stall_rounds and not self.late("balance"):
             dev = self.deviations()
             if np.abs(dev).max() <= self.goal:
                 return
@@ -431,7 +428,7 @@ class LocalSearch:
         self.state.detach(self.tally, self.churn)
         return BorderSearch(self.state, mu, offset, self.goal, self.p.dist, self.geo.values[:, 0],
                             distance_budget=1.0 + 0.02 / max(self.scenario.proximity_weight, 1e-9),
-                            movable=movable, seed=self.seed, clock_stops=self.clock_stops)
+                            movable=movable, seed=self.seed, clock_stops=self.clock_stops, settings=self.settings)
 
     def adopt(self, search: BorderSearch) -> None:
         """Keep what a border search made: the local search's tallies catch up, unit by unit (exact whatever
@@ -449,12 +446,15 @@ class LocalSearch:
 # --- ejection chains ------------------------------------------------------------------------------------------------
 
 
-def eject(search: BorderSearch, deadline: float, depth: int = 8, budget: int = 4000, goal: float | None = None) -> bool:
+def eject(search: BorderSearch, deadline: float, depth: int | None = None, budget: int | None = None,
+          goal: float | None = None) -> bool:
     """Ejection chains for territories beyond the goal: surplus is pushed (a deficit pulled) through a chain of
     neighbours, each trading a unit (or a unit for a unit) so that it lands within the goal itself, until a territory
     with room absorbs the rest. This is what lumpy units (each a large share of a target) boxed in by full
-    territories need; ``depth`` territories at most per chain, ``budget`` trades tried per start. Returns whether
-    every territory ended within the goal."""
+    territories need; ``depth`` territories at most per chain, ``budget`` trades tried per start (defaults:
+    ``eject_depth``, ``eject_budget``). Returns whether every territory ended within the goal."""
+    depth = search.settings.eject_depth if depth is None else depth
+    budget = search.settings.eject_budget if budget is None else budget
     saved, search.step = search.goal, "eject"
     search.goal = search.goal if goal is None else goal
     try:

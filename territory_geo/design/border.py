@@ -19,6 +19,7 @@ import numpy as np
 
 from territory_geo.design.measure import DistanceTally, LinearBalance
 from territory_geo.design.state import WorkingState
+from territory_geo.settings import DesignSettings
 
 
 def past(deadline: float, step: str, noted: list[str]) -> bool:
@@ -54,6 +55,8 @@ class BorderSearch:
         Seed of the move order and the random draws.
     clock_stops
         A list to note in (shared with the caller; default: a new one), see :attr:`clock_stops_`.
+    settings
+        The engine's settings (the searches' counts of work).
 
     Attributes
     ----------
@@ -68,8 +71,9 @@ class BorderSearch:
 
     def __init__(self, state: WorkingState, mu: np.ndarray, offset: np.ndarray, goal: float, dist: np.ndarray,
                  weight: np.ndarray, distance_budget: float = 1.02, movable: np.ndarray | None = None, seed: int = 0,
-                 clock_stops: list[str] | None = None) -> None:
+                 clock_stops: list[str] | None = None, settings: DesignSettings | None = None) -> None:
         self.state = state
+        self.settings = settings or DesignSettings()
         self.n, self.k = state.n, mu.shape[1]
         self.movable = [True] * self.n if movable is None else [bool(m) for m in movable]
         self.mu, self.dist = mu, dist

@@ -9,20 +9,18 @@ from scipy.optimize import minimize
 
 from territory_geo.design.problem import Problem
 from territory_geo.design.start import Transport, solve_transport
-
-#: Above this many unit x rep pairs the bound LP is not solved (national scale: 30,000 x 200 pairs took HiGHS over
-#: 20 minutes) and the bound is reported as not computed (NaN).
-_FULL_BOUND_VARIABLES = 2_000_000
+from territory_geo.settings import DesignSettings
 
 
-def lp_lower_bound(problem: Problem) -> float:
+def lp_lower_bound(problem: Problem, max_variables: int | None = None) -> float:
     """Potential-weighted distance (km) of the exact-balance transport LP relaxation on potential: no exactly
-    balanced plan, contiguous or not, can do better. NaN above ``_FULL_BOUND_VARIABLES`` unit x rep pairs."""
+    balanced plan, contiguous or not, can do better. NaN above ``max_variables`` unit x rep pairs (default:
+    :attr:`~territory_geo.settings.DesignSettings.full_bound_variables`)."""
     pot = problem.geo.values[:, 0]
     k = len(problem.tids)
     fixed = problem.fixed[:, 0]
     total = pot.sum() + fixed.sum()
-    if problem.geo.n * k > _FULL_BOUND_VARIABLES:
+    if problem.geo.n * k > (DesignSettings().full_bound_variables if max_variables is None else max_variables):
         return float("nan")  # not computed at national scale (the LP alone takes longer than the design)
     tp = Transport(dist=problem.dist, xy=problem.geo.xy, area=problem.geo.area, homes=problem.homes,
                    weight=pot, measure=np.repeat(pot[:, None], k, axis=1), target=problem.shares * total - fixed,
@@ -33,20 +31,22 @@ def lp_lower_bound(problem: Problem) -> float:
     return float(x.multiply(problem.dist).multiply(pot[:, None]).sum() / max(pot.sum(), 1e-12))
 
 
-def dual_lower_bound(problem: Problem, smoothing: tuple[float, ...] = (0.02, 0.005),
-                     iterations: int = 100) -> float | None:
+def dual_lower_bound(problem: Problem, smoothing: tuple[float, ...] = (0.02, 0.005), iterations: int = 100,
+                     max_variables: int | None = None) -> float | None:
     """A lower bound (km) on the same potential-weighted distance as :func:`lp_lower_bound`, fast enough to use
     inside the design. By weak duality, any price per territory λ gives one:
     ``Σ_u pot_u · min_t (d_ut − λ_t) + Σ_t λ_t · target_t`` (over the total potential). The prices come from
     L-BFGS on the soft-min version of that function (temperature ``smoothing`` x the mean distance to the nearest
-    home), and the bound is the exact function at those prices. Measured within 0.01 % of the HiGHS LP at state
-    scale in 0.01-0.1 s (the LP takes 0.5-8 s). Locked ZIPs count for their rep only. None where the LP would be as
-    large as the design (``_FULL_BOUND_VARIABLES``) or a target is not positive (the named accounts fill it)."""
+    home), and the bound is the exact function at those prices (as tight as the LP in a fraction of its time,
+    docs/BENCHMARKS.md). Locked ZIPs count for their rep only. None where the LP would be as large as the design
+    (above ``max_variables`` unit x rep pairs, as :func:`lp_lower_bound`) or a target is not positive (the named
+    accounts fill it)."""
     pot = problem.geo.values[:, 0]
     k = len(problem.tids)
     target = problem.shares * (pot.sum() + problem.fixed[:, 0].sum()) - problem.fixed[:, 0]
     keep = pot > 0
-    if problem.geo.n * k > _FULL_BOUND_VARIABLES or k < 2 or not keep.any() or (target <= 0).any():
+    limit = DesignSettings().full_bound_variables if max_variables is None else max_variables
+    if problem.geo.n * k > limit or k < 2 or not keep.any() or (target <= 0).any():
         return None
     dist, weight, locked = problem.dist[keep], pot[keep], problem.locked[keep]
     if (locked >= 0).any():  # a locked ZIP can only take its rep's price

@@ -24,30 +24,7 @@ from territory_geo.design.verdict import regions_verdict
 from territory_geo.errors import InfeasibleBalanceError, TerritoryError
 from territory_geo.metrics import plan_summary, territory_table
 from territory_geo.plan import Plan
-
-#: From this many ZIP units on, the default time budget is 60 s instead of 30 s (the spec's national budget: with
-#: 30 s the national search, 29,712 ZIPs at K = 200, ran out of time before its last balancing step and ended at
-#: 6.8 % max deviation; with 60 s it ends within the tolerance in about 40-46 s).
-LARGE_PROBLEM_UNITS = 10_000
-
-#: ``thorough`` designs get this many times the default time budget: the region re-draw
-#: (:mod:`territory_geo.design.repartition`) took 3-26 s on GA K = 50's lumpy Atlanta regions.
-THOROUGH_BUDGET = 4
-
-#: Share of the time budget the distance re-splits may take (a sweep over every pair of neighbours took 0.1-0.5 s at
-#: state scale; a plan needs a few sweeps).
-_SHORTEN_SHARE = 0.1
-
-#: Where the balance measure is potential alone (the evenness scenario), the design knows a tight lower bound on the
-#: distance (:func:`dual_lower_bound`) and steers by it: the distance re-splits run only when the balanced plan is
-#: more than ``_BOUND_TRIGGER`` times the bound and stop at ``_BOUND_STOP`` times it, and the compactness polish may
-#: not take the distance past ``_BOUND_CAP`` times it (nor past its own budget). Other scenarios balance a blend
-#: whose best distance this bound does not describe; they keep the re-splits' own reach as the yardstick.
-_BOUND_TRIGGER, _BOUND_STOP, _BOUND_CAP = 1.045, 1.035, 1.045
-
-#: Share of the time budget the compactness re-splits may take (three sweeps took 0.1-0.8 s at state scale in the
-#: prototype).
-_COMPACT_SHARE = 0.1
+from territory_geo.settings import DesignSettings
 
 
 class TerritoryDesigner:
@@ -67,24 +44,22 @@ class TerritoryDesigner:
         Keep each rep's home ZIP in the rep's territory (off by default: a home in a dense metro may belong in a
         neighbour's territory for balance).
     max_seconds
-        Time budget of the whole design, counted from the start of :meth:`fit` (None: 30 s, or 60 s from
-        :data:`LARGE_PROBLEM_UNITS` ZIPs on, where the national search needs the time to reach its last balancing
-        step; times :data:`THOROUGH_BUDGET` when ``thorough``). The resolved value is :attr:`max_seconds_`.
+        Time budget of the whole design, counted from the start of :meth:`fit` (None: the settings' default budget,
+        30 s, or 60 s from 10,000 ZIPs on, where the national search needs the time to reach its last balancing
+        step; times ``thorough_budget`` when ``thorough``). The resolved value is :attr:`max_seconds_`.
     compute_bound
         Solve the exact-balance LP for :attr:`lp_bound_km_`.
-    centre_blend, centre_iterations
-        After the first transport solve, re-solve ``centre_iterations`` times with each territory's centre moved to
-        ``centre_blend`` x home + (1 - centre_blend) x the territory's area centroid: more compact territories for a
-        little distance (measured with one iteration: PP up to +0.05, distance still within 1.05 x the LP bound).
     thorough
         Where the search leaves territories beyond the tolerance (lumpy ZIPs, each a large share of a target), re-draw
         the region around them as one set-partitioning problem (:mod:`territory_geo.design.repartition`). Slower: the
-        time budget is :data:`THOROUGH_BUDGET` times longer by default: the usual steps keep their usual share of it,
+        time budget is ``thorough_budget`` times longer by default: the usual steps keep their usual share of it,
         and the re-draw, after the polish, may take most of the rest.
     allow_cross_region
         Let territories span road regions (Alaska, Hawaii, Puerto Rico, ... and the lower 48, which no road joins):
         the whole country is designed as one, and units of a region without a rep join the nearest territory. Off
         by default: each region is designed for the reps based there.
+    settings
+        The engine's tuning constants (:class:`~territory_geo.settings.DesignSettings`; default: its defaults).
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -119,8 +94,8 @@ class TerritoryDesigner:
 
     def __init__(self, scenario: Scenario | str = "evenness", tolerance: float | None = None, seed: int = 0,
                  pin_top_n: int = 0, lock_homes: bool = False, max_seconds: float | None = None,
-                 compute_bound: bool = True, centre_blend: float = 0.5, centre_iterations: int = 1,
-                 thorough: bool = False, allow_cross_region: bool = False) -> None:
+                 compute_bound: bool = True, thorough: bool = False, allow_cross_region: bool = False,
+                 settings: DesignSettings | None = None) -> None:
         if isinstance(scenario, str):
             if scenario not in SCENARIOS:
                 msg = f"`scenario` was {scenario!r} but is expected to be one of {list(SCENARIOS)}."
@@ -141,8 +116,6 @@ class TerritoryDesigner:
         self.lock_homes = lock_homes
         self.max_seconds = None if max_seconds is None else float(max_seconds)
         self.compute_bound = compute_bound
-        self.centre_blend = centre_blend
-        self.centre_iterations = centre_iterations
         if not isinstance(thorough, (bool, np.bool_)):
             msg = f"`thorough` was {thorough!r} but is expected to be true or false."
             raise TerritoryError(msg)
@@ -151,6 +124,10 @@ class TerritoryDesigner:
             msg = f"`allow_cross_region` was {allow_cross_region!r} but is expected to be true or false."
             raise TerritoryError(msg)
         self.allow_cross_region = bool(allow_cross_region)
+        if settings is not None and not isinstance(settings, DesignSettings):
+            msg = f"`settings` was {settings!r} but is expected to be a DesignSettings (territory_geo.settings)."
+            raise TerritoryError(msg)
+        self.settings = settings or DesignSettings()
 
     # ------------------------------------------------------------------------------------------------------------
 
@@ -180,10 +157,12 @@ class TerritoryDesigner:
                 "may give another plan on a faster or slower machine (a larger time budget avoids that).")
 
     def _budget(self, n: int) -> float:
-        """The time budget: ``max_seconds``, or 30 s (60 s from :data:`LARGE_PROBLEM_UNITS` units), x
-        :data:`THOROUGH_BUDGET` when thorough."""
+        """The time budget: ``max_seconds``, or the settings' default for ``n`` units (x ``thorough_budget`` when
+        thorough)."""
+        s = self.settings
         return self.max_seconds if self.max_seconds is not None else (
-            60.0 if n >= LARGE_PROBLEM_UNITS else 30.0) * (THOROUGH_BUDGET if self.thorough else 1)
+            s.large_seconds if n >= s.large_problem_units else s.default_seconds) * (
+            s.thorough_budget if self.thorough else 1)
 
     def _fit_one(self, inputs: DesignInputs, start: float) -> None:
         """Design all of ``inputs`` as one (the engine without regions)."""
@@ -195,7 +174,7 @@ class TerritoryDesigner:
             if baseline is None:
                 msg = "The min-disruption scenario needs the current ownership (an owner column in the accounts)."
                 raise TerritoryError(msg)
-            assign = disruption_start(problem, baseline.assignment, self.scenario, self.seed)
+            assign = disruption_start(problem, baseline.assignment, self.scenario, self.seed, self.settings)
         else:
             assign = self._transport(problem)
         self.max_seconds_ = self._budget(problem.geo.n)
@@ -217,7 +196,8 @@ class TerritoryDesigner:
         self.travel_source_ = "estimated" if inputs.cost is None else "graph"
         # the bound is a measurement of the result, not part of designing it: solved after the clock stops
         optimised = self.scenario.start != "current"
-        self.lp_bound_km_ = lp_lower_bound(problem) if self.compute_bound and optimised else None
+        self.lp_bound_km_ = lp_lower_bound(problem, self.settings.full_bound_variables) \
+            if self.compute_bound and optimised else None
         self.problem_ = problem
 
     def _fit_regions(self, inputs: DesignInputs, split: RegionSplit, start: float) -> None:
@@ -233,8 +213,7 @@ class TerritoryDesigner:
             share = sizes[region] / sum(sizes[r] for r in split.covered if r not in subs)
             sub = TerritoryDesigner(self.scenario, seed=self.seed, lock_homes=self.lock_homes,
                                     max_seconds=left * share, compute_bound=self.compute_bound,
-                                    centre_blend=self.centre_blend, centre_iterations=self.centre_iterations,
-                                    thorough=self.thorough)
+                                    thorough=self.thorough, settings=self.settings)
             sub._fit_one(split.region_inputs(inputs, region, self.named_), time.perf_counter())
             subs[region] = sub
         problem = merged_problem(problem, subs.values())
@@ -268,9 +247,9 @@ class TerritoryDesigner:
         assign = np.where(problem.locked >= 0, problem.locked, assign)
         search = LocalSearch(problem, assign, self.scenario, baseline=None if baseline_plan is None
                              else baseline_plan.assignment, deadline=deadline, seed=self.seed,
-                             thorough=self.thorough)
+                             thorough=self.thorough, settings=self.settings)
         if self.thorough:  # the usual steps keep the usual budget; the re-draw gets the rest
-            search.deadline = time.perf_counter() + (deadline - time.perf_counter()) / THOROUGH_BUDGET
+            search.deadline = time.perf_counter() + (deadline - time.perf_counter()) / self.settings.thorough_budget
         search.repair_contiguity()
         search.balance()
         _shorten(search)
@@ -300,7 +279,7 @@ class TerritoryDesigner:
 
     def _transport(self, problem: Problem) -> np.ndarray:
         """The transport LP start, rounded (:func:`~territory_geo.design.start.transport`)."""
-        return transport(problem, self.scenario.tolerance, self.seed, self.centre_blend, self.centre_iterations)
+        return transport(problem, self.scenario.tolerance, self.seed, self.settings)
 
 
 def design(inputs: DesignInputs, scenario: Scenario | str = "evenness", **options: Any) -> TerritoryDesigner:
@@ -319,12 +298,14 @@ def _shorten(search: LocalSearch) -> None:
         return
     before = float(np.abs(search.deviations()).max())
     border = search.border_search()
-    deadline = min(search.deadline, time.perf_counter() + _SHORTEN_SHARE * (search.deadline - search.started))
+    settings = search.settings
+    deadline = min(search.deadline, time.perf_counter() + settings.shorten_share * (search.deadline - search.started))
     bound = search.distance_bound
     if bound is None:
         moved = shorten(border, deadline)
     else:
-        moved = border.distance > _BOUND_TRIGGER * bound and shorten_to(border, deadline, _BOUND_STOP * bound)
+        moved = border.distance > settings.bound_trigger * bound and shorten_to(border, deadline,
+                                                                                 settings.bound_stop * bound)
     if moved:
         search.adopt(border)
         search.rebalance_if_worse(before)
@@ -339,16 +320,18 @@ def _polish(search: LocalSearch) -> None:
     restored if it drifted past the tolerance."""
     if search.k < 2 or search.late("polish"):
         return
+    settings = search.settings
     before = float(np.abs(search.deviations()).max())
     border = search.border_search()
     bound = search.distance_bound
     if bound is not None:
-        border.distance_cap = min(border.distance_cap, max(border.distance, _BOUND_CAP * bound))
-    steps = max(round(20 * search.scenario.compactness_weight), 0)
+        border.distance_cap = min(border.distance_cap, max(border.distance, settings.bound_cap * bound))
+    steps = max(round(settings.polish_steps * search.scenario.compactness_weight), 0)
     anneal(border, search.deadline, steps=steps)
     if steps:  # compactness re-splits, then greedy flips to clean their borders, adding no more distance
         border.distance_cap = min(border.distance_cap, border.distance)
-        compact(border, min(search.deadline, time.perf_counter() + _COMPACT_SHARE * (search.deadline - search.started)))
+        share = settings.compact_share * (search.deadline - search.started)
+        compact(border, min(search.deadline, time.perf_counter() + share))
         anneal(border, search.deadline, steps=0)
     search.adopt(border)
     search.rebalance_if_worse(before)
@@ -362,7 +345,8 @@ def _redraw(search: LocalSearch) -> None:
             or search.late("repartition"):
         return
     border = search.border_search()
-    if repartition(border, time.perf_counter() + 0.8 * (search.deadline - time.perf_counter()), goal=search.tol):
+    share = search.settings.redraw_share * (search.deadline - time.perf_counter())
+    if repartition(border, time.perf_counter() + share, goal=search.tol):
         search.adopt(border)
         _polish(search)
     else:

@@ -19,8 +19,10 @@ region and re-draws the region in one go:
 
 Every piece is connected and within the goal, so the region's territories are one piece each and balanced. Locked
 ZIPs (and any unit the caller marks immovable) only go into pieces for their own territory. The work is bounded by
-counts (trees, MILP nodes), so the same seed gives the same plan on any machine; a time limit is only a safety net,
-and :attr:`RegionPartition.timed_out` says when it acted.
+counts (trees, MILP nodes: :class:`~territory_geo.settings.DesignSettings`' ``repartition_*``), so the same seed
+gives the same plan on any machine; a time limit is only a safety net, and :attr:`RegionPartition.timed_out` says when
+it acted. Regions larger than ``repartition_max_units`` ZIPs are not re-drawn (the MILP would be slow; national
+metros use the re-split chains).
 """
 
 from __future__ import annotations
@@ -36,19 +38,7 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 from territory_geo.design.border import BorderSearch
 from territory_geo.design.resplit import spanning_tree
 from territory_geo.design.state import WorkingState
-
-#: Random spanning trees drawn per region (800 gave a feasible set of pieces for all five GA K = 50 instances'
-#: two-ring regions of 95-166 ZIPs; one tree of a 100-ZIP region costs about 1 ms).
-TREES = 800
-
-#: Branch-and-bound nodes the set-partitioning MILP may explore (a count, not a clock: same result on any machine).
-NODE_LIMIT = 100
-
-#: Regions: the territories beyond the goal plus this many rings of neighbouring territories, tried in turn.
-RINGS = (1, 2)
-
-#: Largest region (ZIP units) re-drawn; past it the MILP would be slow (national metros use the re-split chains).
-MAX_UNITS = 400
+from territory_geo.settings import DesignSettings
 
 
 class RegionPartition:
@@ -67,10 +57,14 @@ class RegionPartition:
         Units that may change territory.
     seed
         Seed of the spanning trees.
+    settings
+        The engine's settings (``repartition_trees``, ``repartition_node_limit``, ``repartition_rings``,
+        ``repartition_max_units``).
     """
 
     def __init__(self, state: WorkingState, mu: np.ndarray, offset: Sequence[float], dist: np.ndarray,
-                 weight: Sequence[float], movable: Sequence[bool], seed: int = 0) -> None:
+                 weight: Sequence[float], movable: Sequence[bool], seed: int = 0,
+                 settings: DesignSettings | None = None) -> None:
         self.state = state
         self.nbrs, self.unit_perimeter, self.unit_area, self.lengths = (state.nbrs, state.unit_perimeter,
                                                                         state.unit_area, state.lengths)
@@ -79,13 +73,14 @@ class RegionPartition:
         self.timed_out = False
         self.movable = movable
         self.seed = seed
+        self.settings = settings or DesignSettings()
 
-    def run(self, goal: float, trees: int = TREES, node_limit: int = NODE_LIMIT, rings: Sequence[int] = RINGS,
-            time_limit: float = math.inf) -> list[int] | None:
-        """A new assignment (the state's, with the region re-drawn within ``goal``), or None when no region of
-        ``rings`` could be re-drawn (with these trees), or the region would exceed :data:`MAX_UNITS`. Territories
-        outside the region keep their units. ``time_limit`` (s) is a safety net for the MILPs; :attr:`timed_out`
-        says if it acted."""
+    def run(self, goal: float, time_limit: float = math.inf) -> list[int] | None:
+        """A new assignment (the state's, with the region re-drawn within ``goal``), or None when no region of the
+        rings could be re-drawn (with these trees), or the region would be too large. Territories outside the region
+        keep their units. ``time_limit`` (s) is a safety net for the MILPs; :attr:`timed_out` says if it acted."""
+        trees, node_limit = self.settings.repartition_trees, self.settings.repartition_node_limit
+        rings, max_units = self.settings.repartition_rings, self.settings.repartition_max_units
         self.timed_out = False
         stop = time.perf_counter() + time_limit
         assign = list(self.state.labels)
@@ -106,7 +101,7 @@ class RegionPartition:
             done = ring
             size = sum(1 for a in assign if a in region)
             left = stop - time.perf_counter()
-            if size > MAX_UNITS or left <= 0:
+            if size > max_units or left <= 0:
                 self.timed_out |= left <= 0
                 return None
             result = self._redraw(assign, sorted(region), goal, trees, node_limit, left)
@@ -235,7 +230,7 @@ class RegionPartition:
         a = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(m + len(sizes), n_col))
         rhs = np.r_[np.ones(m), np.asarray(sizes, dtype=float)]
         cost = np.array([roundness[c] for c, _ in columns])
-        # presolve off: 2-4x faster on these set-partitioning problems (GA K = 50 regions)
+        # presolve off: faster on these set-partitioning problems
         options = {"node_limit": node_limit, "presolve": False, "time_limit": max(time_limit, 0.01)}
         res = milp(cost, constraints=LinearConstraint(a, rhs, rhs), integrality=np.ones(n_col), bounds=Bounds(0, 1),
                    options=options)
@@ -254,8 +249,7 @@ class RegionPartition:
         return perimeter * perimeter / (4 * math.pi * area) if area > 0 else 1.0
 
 
-def repartition(search: BorderSearch, deadline: float, goal: float | None = None, trees: int = TREES,
-                node_limit: int = NODE_LIMIT, rings: Sequence[int] = RINGS) -> bool:
+def repartition(search: BorderSearch, deadline: float, goal: float | None = None) -> bool:
     """Re-draw the territories beyond the goal together with one (then two) rings of neighbours as one set
     partitioning problem (:class:`RegionPartition`): where every nearby ZIP is a large share of a target, a plan
     within the goal may need several territories re-drawn at once. Returns whether every territory ended within the
@@ -263,8 +257,8 @@ def repartition(search: BorderSearch, deadline: float, goal: float | None = None
     goal = search.goal if goal is None else goal
     search.step = "repartition"
     region = RegionPartition(search.state, search.mu, search.offset, search.dist, search.weight, search.movable,
-                             seed=search.seed)
-    new = region.run(goal, trees, node_limit, rings, time_limit=deadline - time.perf_counter())
+                             seed=search.seed, settings=search.settings)
+    new = region.run(goal, time_limit=deadline - time.perf_counter())
     if region.timed_out and search.step not in search.clock_stops_:
         search.clock_stops_.append(search.step)
     if new is not None:

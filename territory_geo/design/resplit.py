@@ -20,36 +20,6 @@ from collections.abc import Callable, Iterator, Sequence
 
 from territory_geo.design.border import BorderSearch
 
-#: A guided chain of re-splits may run this many territories longer than the shortest path to room, and the surplus
-#: a territory on it passes on may grow to this multiple of the surplus it started with (measured nationally: 2 and
-#: 1.5 left 4 of 8 territories outside, 4 and 3 none; longer or looser chains lost time in dead ends).
-_CHAIN_SLACK, _CARRY_GROWTH = 4, 3.0
-#: Re-splits the free search may try before the guided one takes over (GA K = 50: unlimited, it used the whole time
-#: budget and the distance budget and left 4 territories outside the goal; 60 left 2, in half the time).
-_LOCAL_TRIES = 60
-#: The settling walk (:func:`settle`): re-splits it may try, how often it starts from a territory
-#: still beyond the goal rather than any territory of the region, and how many rings of neighbours the region spans.
-#: Measured on GA K = 50's state after the chains (4 territories outside, 6.6 % at worst), 5 seeds: 10,000 tries
-#: took 2.5-2.7 s and left 2.4-3.7 % (median 2.9 %) with the energy Σ excess⁴, 2.7-3.7 % (median 3.65 %) with
-#: Σ excess². On the state before the chains (5 s, Σ excess², 2 seeds) a bias of 0.8 balanced both, 0.5 and 0.2
-#: neither (2.8-3.7 %); one ring and three rings did no better than two (3.3 % and 3.2 %, one seed).
-_SETTLE_TRIES, _SETTLE_BAD_BIAS, _SETTLE_RINGS = 10_000, 0.8, 2
-#: Distance re-splits (:func:`shorten`) run when the balanced plan's distance is more than
-#: ``_SHORTEN_TRIGGER`` times what the re-splits reach from it, and then stop at ``_SHORTEN_STOP`` times that reach.
-#: Measured on the nine state instances rebuilt from five instance seeds (benchmarks/bench_design_seeds.py): with
-#: 1.035 and 1.02, 40 of 45 instances met the distance target (36 without the re-splits) and 29 the PP target (29);
-#: re-splitting always left 43 within the distance target but only 20 within the PP target; 1.02 and 1.02 gave 42 and
-#: 26, 1.03 and 1.03 gave 39 and 27. (The evenness scenario now steers by a distance bound instead and calls
-#: :func:`shorten_to`; this rule serves the blend scenarios and national scale.)
-_SHORTEN_TRIGGER, _SHORTEN_STOP = 1.035, 1.02
-#: Compactness re-splits (:func:`compact`): sweeps over every pair, and grown cuts per side
-#: (the first straight, the others with noise). Measured on the 45 seeded state instances (prototype that scored
-#: cuts by applying them): 3 sweeps of 3 tries, then the annealed flip polish again, raised PP on 41 and lowered it
-#: on none (mean +0.019; PP met on 33 instances, was 29) without adding distance; the second polish alone gained
-#: +0.003. The engine follows them with greedy flips only: 1 s less on IN+MI+OH K = 50, PP 0.001-0.006 lower.
-_COMPACT_ROUNDS, _COMPACT_TRIES = 3, 3
-
-
 
 class _Pair:
     """Two neighbouring territories t and b seen as one union for a re-split: its units (positions ``0..n-1``),
@@ -77,15 +47,17 @@ class _Pair:
         return self.off_t + self.all_t - st, self.off_b + sb, self.all_dt - sdt + sdb - self.now
 
 
-def recombine(search: BorderSearch, deadline: float, budget: int = 500, goal: float | None = None) -> bool:
+def recombine(search: BorderSearch, deadline: float, budget: int | None = None, goal: float | None = None) -> bool:
     """Ejection chains whose trades are re-splits: a territory beyond the goal and a neighbour are merged and
     cut in two again so that the first lands within the goal, and the neighbour passes the surplus on the same
     way until a territory with room absorbs it. Cuts come from random spanning trees of the union (the move of
     GerryChain's ReCom: both parts connected, thousands of ways to cut a dozen lumpy ZIPs where single trades
     offer a handful) and from parts grown from one side in order of nearness to that side's home (compact,
     cheap in distance). Where room is far, chains head for the nearest territories with room, however many
-    territories away (:func:`_resplit_chain`). Stops at ``deadline``, also inside a chain. Returns whether
-    every territory ended within the goal."""
+    territories away (:func:`_resplit_chain`). ``budget`` re-splits are tried from each start (default:
+    ``recombine_budget``). Stops at ``deadline``, also inside a chain. Returns whether every territory ended within
+    the goal."""
+    budget = search.settings.recombine_budget if budget is None else budget
     saved, search.goal, search.step = search.goal, search.goal if goal is None else goal, "recombine"
     try:
         search.chain_deadline = deadline
@@ -94,14 +66,15 @@ def recombine(search: BorderSearch, deadline: float, budget: int = 500, goal: fl
         search.goal, search.chain_deadline = saved, math.inf
 
 
-def settle(search: BorderSearch, deadline: float, tries: int = _SETTLE_TRIES, goal: float | None = None) -> bool:
+def settle(search: BorderSearch, deadline: float, tries: int | None = None, goal: float | None = None) -> bool:
     """A walk of re-splits around what the chains left beyond the goal: pick a territory (mostly one beyond
     the goal, else any within two rings of them) and a neighbour, cut their union along random spanning trees,
     and take a random cut that does not raise the pair's balance energy (Σ excess⁴, which favours cutting
     the largest excess) within the distance budget. Moves that keep the energy let the surplus wander through
     full territories until it meets room. Keeps the best state seen (largest excess, then energy); stops after
-    ``tries`` re-splits, at the deadline, or when every territory is within the goal. Returns whether every
-    territory ended within the goal."""
+    ``tries`` re-splits (default: ``settle_tries``), at the deadline, or when every territory is within the goal.
+    Returns whether every territory ended within the goal."""
+    tries = search.settings.settle_tries if tries is None else tries
     saved, search.goal, search.step = search.goal, search.goal if goal is None else goal, "settle"
     try:
         return _settle(search, deadline, tries)
@@ -124,7 +97,7 @@ def _settle(search: BorderSearch, deadline: float, tries: int) -> bool:
     graph = search.state.territory_graph()
     region = {t for t in range(search.k) if excess(dev[t]) > 0}
     ring = set(region)
-    for _ in range(_SETTLE_RINGS):
+    for _ in range(search.settings.settle_rings):
         ring = {b for t in ring for b in graph[t]} - region
         region |= ring
     order = sorted(region)
@@ -132,7 +105,7 @@ def _settle(search: BorderSearch, deadline: float, tries: int) -> bool:
         if best[0] == 0 or search.late(deadline):
             break
         bad = [t for t in order if excess(dev[t]) > 0]
-        t = rng.choice(bad) if bad and rng.random() < _SETTLE_BAD_BIAS else rng.choice(order)
+        t = rng.choice(bad) if bad and rng.random() < search.settings.settle_bad_bias else rng.choice(order)
         nbrs = sorted(graph[t] & region)
         if not nbrs:
             continue
@@ -153,8 +126,7 @@ def _settle(search: BorderSearch, deadline: float, tries: int) -> bool:
     return best[0] == 0
 
 
-def shorten(search: BorderSearch, deadline: float, trigger: float = _SHORTEN_TRIGGER,
-            stop: float = _SHORTEN_STOP) -> bool:
+def shorten(search: BorderSearch, deadline: float, trigger: float | None = None, stop: float | None = None) -> bool:
     """Distance re-splits: each pair of neighbouring territories is cut again along a part grown from one side
     in order of how much nearer each unit is to that side's home (the cut a two-rep transport problem would
     make), when that lowers the weighted distance and keeps both within the goal (or no worse). Balancing moves
@@ -163,8 +135,10 @@ def shorten(search: BorderSearch, deadline: float, trigger: float = _SHORTEN_TRI
 
     First measures how far the re-splits reach from the current plan. Only when the plan is more than
     ``trigger`` times that far does it re-split, and then only until the distance is within ``stop`` times the
-    reach: every re-split also redraws borders the compactness polish shaped. Returns whether anything moved
-    ."""
+    reach (defaults: ``shorten_trigger``, ``shorten_stop``): every re-split also redraws borders the compactness
+    polish shaped. Returns whether anything moved."""
+    trigger = search.settings.shorten_trigger if trigger is None else trigger
+    stop = search.settings.shorten_stop if stop is None else stop
     start, before, search.step = list(search.state.labels), search.distance, "shorten"
     _shorten(search, deadline, 0.0)
     reach = search.distance
@@ -177,7 +151,7 @@ def shorten(search: BorderSearch, deadline: float, trigger: float = _SHORTEN_TRI
 def shorten_to(search: BorderSearch, deadline: float, stop: float) -> bool:
     """The re-splits of :func:`shorten` until the distance is at most ``stop`` (km) or none is left, without
     measuring their reach first: for a caller that knows how far the distance needs to come down. Returns
-    whether anything moved ."""
+    whether anything moved."""
     start, search.step = list(search.state.labels), "shorten"
     _shorten(search, deadline, stop)
     return search.state.labels != start
@@ -219,12 +193,16 @@ def _sweep(search: BorderSearch, deadline: float, cuts: Callable[[int, int], lis
     return made
 
 
-def compact(search: BorderSearch, deadline: float, rounds: int = _COMPACT_ROUNDS, tries: int = _COMPACT_TRIES) -> int:
+def compact(search: BorderSearch, deadline: float, rounds: int | None = None, tries: int | None = None) -> int:
     """Compactness re-splits: each pair of neighbouring territories is cut again along a straight-ish line
     between their area centroids (:func:`compact_splits`), taking the cut that raises the pair's summed
     Polsby-Popper most, when both stay within the goal and whole and the distance within the budget. Flips
     straighten a border only cell by cell and stop at the first bump; a re-split redraws it in one move. Runs
-    up to ``rounds`` sweeps over every pair (seeded order); returns the re-splits made."""
+    up to ``rounds`` sweeps over every pair (seeded order) with ``tries`` grown cuts per side (defaults:
+    ``compact_rounds``, ``compact_tries``); returns the re-splits made."""
+    rounds = search.settings.compact_rounds if rounds is None else rounds
+    tries = search.settings.compact_tries if tries is None else tries
+
     def cuts(t: int, b: int) -> list[tuple]:
         return [split for gain, split in sorted(compact_splits(search, t, b, tries), key=lambda option: -option[0])
                 if gain > 1e-4]
@@ -424,17 +402,19 @@ def hops_to_room(search: BorderSearch, sign: int, surplus: float) -> dict[int, i
 
 def _resplit_chain(search: BorderSearch, t: int, sign: int, budget: list[int]) -> bool:
     """One chain of re-splits from ``t``. Where room is a territory or two away, first a short free
-    depth-first search over tree cuts (lumpy ZIPs need the many cuts; measured on GA K = 50). Then, or where
-    room is farther, a search that only heads for room and keeps the surplus passed on bounded (national
-    metros, room 4-15 territories away), with grown parts as well, which are compact and cheap in distance."""
+    depth-first search over tree cuts (lumpy ZIPs need the many cuts), of ``local_tries`` re-splits at most. Then,
+    or where room is farther, a search that only heads for room and keeps the surplus passed on bounded
+    (``chain_slack``, ``carry_growth``), with grown parts as well, which are compact and cheap in distance."""
+    settings = search.settings
     surplus = sign * search.dev[t] - search.goal
     hops = hops_to_room(search, sign, surplus)
     if t not in hops:
         return False
-    if hops[t] <= 2 and _split_chain(search, t, sign, {t}, 8, [min(budget[0], _LOCAL_TRIES)], 5, 0, {}, math.inf):
+    local = [min(budget[0], settings.local_tries)]
+    if hops[t] <= 2 and _split_chain(search, t, sign, {t}, 8, local, 5, 0, {}, math.inf):
         return True
-    return _split_chain(search, t, sign, {t}, hops[t] + _CHAIN_SLACK, budget, 4, 3, hops,
-                        search.goal + _CARRY_GROWTH * surplus)
+    return _split_chain(search, t, sign, {t}, hops[t] + settings.chain_slack, budget, 4, 3, hops,
+                        search.goal + settings.carry_growth * surplus)
 
 
 def _split_chain(search: BorderSearch, t: int, sign: int, visited: set[int], depth: int, budget: list[int], trees: int,

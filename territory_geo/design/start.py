@@ -14,13 +14,7 @@ from territory_geo.design.measure import norms, targets, unit_measure
 from territory_geo.design.problem import Problem
 from territory_geo.design.scenarios import COMPONENTS, Scenario
 from territory_geo.plan import Geography
-
-#: Above this many unit x candidate pairs the transport LP is solved in two levels (:func:`coarse_candidates`):
-#: HiGHS needed more than 5 minutes for 30,000 ZIPs x 24 candidate reps, and remote reps need more than 24.
-_LP_MAX_PAIRS = 250_000
-
-#: Clusters of the coarse level: 1,000 clusters x 200 reps solve in a few seconds.
-_COARSE_CLUSTERS = 1_000
+from territory_geo.settings import DesignSettings
 
 
 def kmeans(problem: Problem, seed: int) -> np.ndarray:
@@ -29,29 +23,31 @@ def kmeans(problem: Problem, seed: int) -> np.ndarray:
     return km.fit(problem.geo.xy, sample_weight=problem.weight_u).labels_.astype(np.int64)
 
 
-def transport(problem: Problem, tolerance: float, seed: int, centre_blend: float,
-              centre_iterations: int) -> np.ndarray:
+def transport(problem: Problem, tolerance: float, seed: int, settings: DesignSettings) -> np.ndarray:
     """The transport LP, rounded: each unit goes to the territory holding its largest share.
 
     Cost is potential x squared distance: the LP then assigns by a power diagram (straight borders, convex
     cells), which keeps territories compact and nearly contiguous. Every unit carries a sliver of measure
     (1 % of the mean) so that units without potential are priced like the rest and follow the same borders
-    instead of scattering to the nearest home. Above :data:`_LP_MAX_PAIRS` unit x candidate pairs (national
+    instead of scattering to the nearest home. Above ``settings.lp_max_pairs`` unit x candidate pairs (national
     scale) the variables come from the same LP solved on clusters of units first (:func:`coarse_candidates`).
     """
     n, k = problem.geo.n, len(problem.tids)
     tp = transport_problem(problem)
-    pairs = None if n * min(k, 24) <= _LP_MAX_PAIRS else coarse_candidates(tp, problem.geo, seed)
+    national = n * min(k, 24) > settings.lp_max_pairs
+    pairs = coarse_candidates(tp, problem.geo, seed, settings.coarse_clusters) if national else None
     # the centre re-solve pulls towards geometric middles, which means nothing for road times
-    labels = solve_lp(tp, pairs, tolerance, centre_blend, 0 if problem.road_times else centre_iterations)
+    labels = solve_lp(tp, pairs, tolerance, settings.centre_blend,
+                      0 if problem.road_times else settings.centre_iterations)
     return kmeans(problem, seed) if labels is None else labels
 
 
-def disruption_start(problem: Problem, owner: np.ndarray, scenario: Scenario, seed: int) -> np.ndarray:
+def disruption_start(problem: Problem, owner: np.ndarray, scenario: Scenario, seed: int,
+                     settings: DesignSettings) -> np.ndarray:
     """Where the min-disruption search starts: the least-churn balanced LP (:func:`keep_owners`), or today's
     ownership itself when that LP would already move more ARR than the disruption budget allows (the search
     then moves what the budget permits and reports the rest)."""
-    start = keep_owners(problem, owner, scenario.tolerance, seed)
+    start = keep_owners(problem, owner, scenario.tolerance, seed, settings)
     budget = scenario.disruption_budget
     if budget is not None:
         moved = float(problem.unit_arr[start != owner].sum())
@@ -60,17 +56,18 @@ def disruption_start(problem: Problem, owner: np.ndarray, scenario: Scenario, se
     return start
 
 
-def keep_owners(problem: Problem, owner: np.ndarray, tolerance: float, seed: int) -> np.ndarray:
+def keep_owners(problem: Problem, owner: np.ndarray, tolerance: float, seed: int,
+                settings: DesignSettings) -> np.ndarray:
     """Minimum disruption as a transport LP, rounded: the least ARR changing owner (plus a tenth as much
     potential x squared distance, so units without ARR follow compact borders) that puts every territory
     within half the tolerance. Each unit may stay with its owner or go to one of its 24 nearest homes; above
-    :data:`_LP_MAX_PAIRS` pairs (national scale), to a neighbouring unit's owner or a rep of the clustered
+    ``settings.lp_max_pairs`` pairs (national scale), to a neighbouring unit's owner or a rep of the clustered
     transport LP's candidates (:func:`coarse_candidates`)."""
     n, k = problem.geo.n, len(problem.tids)
     tp = transport_problem(problem)
-    if n * min(k, 24) > _LP_MAX_PAIRS:
+    if n * min(k, 24) > settings.lp_max_pairs:
         geo = problem.geo
-        coarse_rows, coarse_cols = coarse_candidates(tp, geo, seed)
+        coarse_rows, coarse_cols = coarse_candidates(tp, geo, seed, settings.coarse_clusters)
         rows = [coarse_rows, np.arange(n), np.repeat(np.arange(n), np.diff(geo.indptr))]
         cols = [coarse_cols, owner, owner[geo.indices]]
     else:
@@ -167,10 +164,10 @@ def transport_problem(problem: Problem) -> Transport:
                      fixed=(problem.fixed / norms(problem)) @ problem.weights, locked=problem.locked)
 
 
-def coarse_candidates(tp: Transport, geo: Geography, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def coarse_candidates(tp: Transport, geo: Geography, seed: int, clusters: int) -> tuple[np.ndarray, np.ndarray]:
     """Candidate (unit, rep) pairs for a national-scale transport LP, from the same LP on clusters of units.
 
-    Units are grouped into :data:`_COARSE_CLUSTERS` clusters (k-means on centroids, weighted by proximity weight);
+    Units are grouped into ``clusters`` clusters (k-means on centroids, weighted by proximity weight);
     the LP with every rep is solved on the clusters, and each unit may then go to any rep that its own cluster or a
     neighbouring unit's cluster uses (plus its lock and its nearest home). The fine LP on these few pairs per unit
     keeps the coarse solution's reach (remote reps get the far units they need) at a fraction of the variables.
@@ -178,7 +175,7 @@ def coarse_candidates(tp: Transport, geo: Geography, seed: int) -> tuple[np.ndar
     from sklearn.cluster import MiniBatchKMeans
 
     n, k = tp.dist.shape
-    c = min(_COARSE_CLUSTERS, n)
+    c = min(clusters, n)
     label = MiniBatchKMeans(c, random_state=seed, n_init=1, batch_size=4096).fit(
         tp.xy, sample_weight=tp.weight).labels_
     weight = np.bincount(label, weights=tp.weight, minlength=c)
