@@ -279,3 +279,18 @@ def test_one_rep_gets_every_zip_area() -> None:
     result = design.design(grid_inputs(k=1), "evenness")
     assert result.status_ == "ok" and result.message_ == "One rep: every ZIP area is in T-R0, and it is on target."
     assert set(result.plan_.to_series()) == {"T-R0"} and result.summary_["n_noncontiguous"] == 0
+
+
+@pytest.mark.parametrize("scenario", ["evenness", "proximity", "blend"])
+def test_owners_change_the_plan_only_in_the_scenario_that_keeps_them(scenario: str) -> None:
+    """Today's owners are data for the disruption metrics; only the min-disruption scenario designs around them. The
+    same grid designed with and without owners gives the same plan in every other scenario, and the disruption
+    figures are there only with owners."""
+    inputs = grid_inputs(n=10, k=4)
+    zips = inputs.units.table.index
+    owned = replace(inputs, baseline=pd.Series(np.where(np.arange(len(zips)) % 3, "R0", "R1"), index=zips))
+    without, with_owners = design.design(inputs, scenario, seed=1), design.design(owned, scenario, seed=1)
+    assert (without.plan_.assignment == with_owners.plan_.assignment).all()
+    assert "arr_changed_share" not in without.summary_
+    assert with_owners.summary_["arr_changed_share"] > 0
+    assert design.SCENARIOS["disruption"].keeps_owners and not design.SCENARIOS[scenario].keeps_owners

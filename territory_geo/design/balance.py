@@ -27,6 +27,7 @@ from territory_geo.design.resplit import recombine, settle
 from territory_geo.design.scenarios import Scenario
 from territory_geo.design.state import WorkingState
 from territory_geo.design.verdict import search_verdict
+from territory_geo.errors import TerritoryError
 from territory_geo.settings import DesignSettings
 
 
@@ -56,7 +57,8 @@ class LocalSearch:
     scenario
         The scenario designed for.
     baseline
-        Today's owner of every unit (rep positions), or None.
+        Today's owner of every unit (rep positions), or None. The disruption budget counts against it; the search
+        prices ARR changing owner only where the scenario keeps owners (:attr:`.Scenario.keeps_owners`).
     deadline
         When the search must stop (``time.perf_counter()``).
     seed, thorough
@@ -83,6 +85,10 @@ class LocalSearch:
         self.geo = problem.geo
         self.scenario = scenario
         self.baseline = baseline
+        self.keeps_owners = scenario.keeps_owners
+        if self.keeps_owners and baseline is None:
+            msg = "The min-disruption scenario needs the current ownership (an owner column in the accounts)."
+            raise TerritoryError(msg)
         self.deadline = deadline
         self.k = len(problem.tids)
         self.tol = scenario.tolerance
@@ -111,7 +117,7 @@ class LocalSearch:
         """The dual lower bound on the distance (:func:`~territory_geo.design.bounds.dual_lower_bound`) where it
         describes this scenario's best distance: balance on potential alone, optimised from scratch (else None)."""
         potential_only = self.weights[0] > 0 and np.count_nonzero(self.weights) == 1
-        if not potential_only or self.baseline is not None:
+        if not potential_only or self.keeps_owners:
             return None
         return dual_lower_bound(self.p, max_variables=self.settings.full_bound_variables)
 
@@ -136,18 +142,20 @@ class LocalSearch:
         return float(self.geo.border[lo:hi][self.state.assign[self.geo.indices[lo:hi]] == t].sum())
 
     def _geo_cost(self, u: int, a: int, b: int) -> float:
-        """Change of total border length and of proximity if ``u`` moves from ``a`` to ``b`` (scaled)."""
+        """Change of total border length and of proximity if ``u`` moves from ``a`` to ``b`` (scaled), and where the
+        scenario keeps owners, of the ARR changing owner."""
         border = 2.0 * (self._shared_with(u, a) - self._shared_with(u, b)) / self.perim_scale
         dist = self.p.weight_u[u] * (self.p.dist[u, b] - self.p.dist[u, a]) / self.dist_scale
         churn = 0.0
-        if self.baseline is not None:
+        if self.keeps_owners:
             churn = (1.0 if self.baseline[u] == a else -1.0 if self.baseline[u] == b else 0.0) * \
                 self.p.unit_arr[u] / max(self.p.unit_arr.mean(), 1e-9)
         return (self.scenario.compactness_weight * border + self.scenario.proximity_weight * dist) * 0.1 + churn
 
     def _within_budget(self, *moves: tuple[int, int, int]) -> bool:
-        """Whether the moves (unit, from, to), made together, keep the ARR changing owner within the disruption
-        budget (a unit returning to its owner gives its ARR back)."""
+        """Whether the moves (unit, from, to), made together, keep the ARR changing owner within the scenario's
+        disruption budget (a unit returning to its owner gives its ARR back); without owners there is none to
+        count."""
         budget = self.scenario.disruption_budget
         if self.churn is None or budget is None:
             return True
@@ -379,7 +387,7 @@ class LocalSearch:
         # grow from the border in order of how much nearer each unit is to b's home than to a's (a straight-ish
         # cut that leaves a's side whole), carrying units of no value along
         lean = self.p.dist[:, b] - self.p.dist[:, a]
-        if self.baseline is not None:  # min disruption: leave customers' ARR with its owner where possible
+        if self.keeps_owners:  # leave customers' ARR with its owner where possible
             owned = (self.baseline == a) * self.p.unit_arr / max(float(self.p.unit_arr.mean()), 1e-9)
             lean = lean + owned * float(np.median(self.p.dist.min(axis=1)) + 1.0)
         heap = [(float(lean[u]), u) for u in border]
@@ -423,7 +431,7 @@ class LocalSearch:
         (:meth:`adopt`, :meth:`discard`)."""
         mu, offset = self.tally.linear()
         movable = self.p.locked < 0
-        if self.baseline is not None:  # min disruption: reshape only where no customer's ARR changes owner
+        if self.keeps_owners:  # reshape only where no customer's ARR changes owner
             movable &= self.p.unit_arr <= 0
         self.state.detach(self.tally, self.churn)
         return BorderSearch(self.state, mu, offset, self.goal, self.p.dist, self.geo.values[:, 0],

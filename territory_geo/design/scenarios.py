@@ -42,6 +42,12 @@ class Scenario:
     proximity_weight: float = 1.0
     compactness_weight: float = 1.0
 
+    @property
+    def keeps_owners(self) -> bool:
+        """Whether the search keeps today's owners where it can (the min-disruption scenario, ``start="current"``):
+        it prices ARR changing owner and leaves customers' ZIPs with their owner while it reshapes borders."""
+        return self.start == "current"
+
     def normalised_weights(self) -> dict[str, float]:
         """Weights over :data:`COMPONENTS`, summing to 1."""
         unknown = sorted(set(self.weights) - set(COMPONENTS))
