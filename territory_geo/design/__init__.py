@@ -28,10 +28,16 @@ The modules follow the pipeline:
    with their neighbours as one set-partitioning problem.
 7. **Verdict** (:mod:`.verdict`): ``ok`` or ``infeasible`` with the reasons and numbers.
 
+Steps 3-6 move units on one working state (:mod:`.state`: assignment, members, sizes, areas, perimeters,
+connectivity, and the tallies of :mod:`.measure` that follow every move); the ejection chains, re-splits, polish and
+re-draw run on it as a border search (:mod:`.border`) with a linear view of the balance.
+
 :class:`TerritoryDesigner` (:mod:`.designer`) runs the pipeline; :mod:`.team` adds and removes reps with minimal
 disruption. Scenarios are data (:class:`Scenario`): balance weights, tolerance, start (optimised or current
-ownership), disruption budget, proximity weight. Locked ZIPs never move; named accounts count for their rep wherever
-they sit.
+ownership), disruption budget, proximity weight; only the scenario that keeps owners (``start="current"``) designs
+around today's owners, which otherwise only measure the disruption. Tuning constants are
+:class:`~territory_geo.settings.DesignSettings` (``[design.engine]``). Locked ZIPs never move; named accounts count
+for their rep wherever they sit.
 
 **Road regions** (:mod:`.regions`; :attr:`territory_geo.units.Units.region`: the lower 48 and DC, and each state
 outside them): no road joins two, so unless ``allow_cross_region`` a unit only goes to a rep whose home is in its
