@@ -18,7 +18,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from territory_geo import demo, design, export, trips, units
@@ -355,12 +355,13 @@ def _cmd_design(args: argparse.Namespace, out: Path) -> int:
                                                 config.scenario_overrides.get(scenario_name, {}))
         designer = design.TerritoryDesigner(scenario, tolerance=config.tolerance, seed=config.seed,
                                             pin_top_n=config.pin_top_n, max_seconds=config.max_seconds,
-                                            thorough=config.thorough,
-                                            allow_cross_region=config.allow_cross_region).fit(inputs)
+                                            thorough=config.thorough, allow_cross_region=config.allow_cross_region,
+                                            settings=config.engine).fit(inputs)
         folder = Path() if len(names) == 1 else Path(scenario_name)
         settings = {"tolerance": designer.scenario.tolerance, "seed": config.seed,
                     "pin_top_n": config.pin_top_n, "locks": inputs.locks, "named": inputs.named,
                     "max_seconds": designer.max_seconds_, "thorough": designer.thorough,
+                    "engine": asdict(designer.settings),
                     "config": str(args.config) if args.config else None,
                     "inputs": {"accounts": str(args.accounts), "reps": str(args.reps),
                                "zip_areas": str(args.zip_areas) if args.zip_areas else None}}

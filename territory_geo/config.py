@@ -1,13 +1,15 @@
 """The design config file (TOML): its schema as data, and :func:`load_config`.
 
-A config file holds ``[design]`` settings (with the tables ``[design.locks]`` and ``[design.named]``) and
-``[scenarios.<name>]`` overrides of the built-in scenarios::
+A config file holds ``[design]`` settings (with the tables ``[design.locks]`` and ``[design.named]``, and the
+engine's tuning constants in ``[design.engine]``) and ``[scenarios.<name>]`` overrides of the built-in scenarios::
 
     [design]
     scenario = "blend"
     tolerance = 0.04
     [design.locks]
     "30303" = "R01"
+    [design.engine]
+    settle_tries = 5000
     [scenarios.blend]
     weights = { potential = 0.5, workload_units = 0.3, travel = 0.2 }
 
@@ -15,8 +17,9 @@ The whole file is checked against :data:`SCHEMA` before anything runs, overrides
 included. Every problem is reported at once, in one :class:`~territory_geo.errors.ConfigError`, one line each:
 ``plan.toml: [design] seed = "x": expected a whole number ≥ 0, e.g. 7``.
 
-To add a setting, add its rule to its section below (:data:`DESIGN` or :data:`SCENARIO`); a ``[design]`` setting also
-needs a field of the same name in :class:`DesignConfig`.
+To add a setting, add its rule to its section below (:data:`DESIGN`, :data:`ENGINE` or :data:`SCENARIO`); a
+``[design]`` setting also needs a field of the same name in :class:`DesignConfig`, an ``[design.engine]`` one a field
+of :class:`~territory_geo.settings.DesignSettings`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any, Protocol
 
 from territory_geo.design import COMPONENTS, SCENARIOS
 from territory_geo.errors import ConfigError
+from territory_geo.settings import DesignSettings, design_settings_from_mapping
 
 # --- rules ----------------------------------------------------------------------------------------------------------
 
@@ -193,11 +197,43 @@ def _is_zip(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"\d{5}", value) is not None
 
 
+def _is_count(value: Any) -> bool:
+    """A whole number ≥ 1."""
+    return _is_whole(value) and value >= 1
+
+
+def _is_rings(value: Any) -> bool:
+    return isinstance(value, list) and value != [] and all(_is_count(ring) for ring in value)
+
+
 # --- the schema -----------------------------------------------------------------------------------------------------
 
 TOLERANCE = Scalar(_is_share, "a number between 0 and 1 (0.05 = ±5 %)")
 REP_ID = Scalar(_is_text, 'a rep id in quotes, e.g. "R01"')
 WEIGHT = Scalar(_is_non_negative, "a number ≥ 0, e.g. 0.5")
+
+_WHOLE = Scalar(_is_whole, "a whole number ≥ 0, e.g. 3")
+_COUNT = Scalar(_is_count, "a whole number ≥ 1, e.g. 3")
+_SECONDS = Scalar(_is_positive, "a positive number of seconds, e.g. 30")
+_SHARE = Scalar(lambda v: _is_number(v) and 0 < v <= 1, "a share above 0 and at most 1, e.g. 0.1")
+_FRACTION = Scalar(lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1, e.g. 0.5")
+_FACTOR = Scalar(lambda v: _is_number(v) and v >= 1, "a factor ≥ 1, e.g. 1.04")
+
+#: ``[design.engine]``: the design engine's tuning constants (:class:`~territory_geo.settings.DesignSettings`).
+ENGINE = Section("[design.engine] setting", {
+    "default_seconds": _SECONDS, "large_seconds": _SECONDS, "large_problem_units": _WHOLE, "thorough_budget": _COUNT,
+    "lp_max_pairs": _WHOLE, "coarse_clusters": _COUNT, "centre_blend": _FRACTION, "centre_iterations": _WHOLE,
+    "full_bound_variables": _WHOLE, "bound_trigger": _FACTOR, "bound_stop": _FACTOR, "bound_cap": _FACTOR,
+    "goal_factor": _SHARE, "diffuse_stall_rounds": _WHOLE, "eject_depth": _WHOLE, "eject_budget": _WHOLE,
+    "recombine_share": _SHARE, "recombine_budget": _WHOLE, "chain_slack": _WHOLE,
+    "carry_growth": Scalar(_is_positive, "a positive number, e.g. 3.0"), "local_tries": _WHOLE,
+    "settle_tries": _WHOLE, "settle_bad_bias": _FRACTION, "settle_rings": _WHOLE, "shorten_share": _SHARE,
+    "shorten_trigger": _FACTOR, "shorten_stop": _FACTOR, "polish_steps": _WHOLE, "compact_share": _SHARE,
+    "compact_rounds": _WHOLE, "compact_tries": _WHOLE, "redraw_share": _SHARE, "repartition_trees": _WHOLE,
+    "repartition_node_limit": _COUNT,
+    "repartition_rings": Scalar(_is_rings, "a list of whole numbers ≥ 1, e.g. [1, 2]"),
+    "repartition_max_units": _WHOLE,
+}, expected="a table of engine settings, e.g. [design.engine] settle_tries = 5000")
 
 #: ``[design]``: one design run's settings.
 DESIGN = Section("[design] setting", {
@@ -212,6 +248,7 @@ DESIGN = Section("[design] setting", {
                    'a table of ZIP code = rep id, e.g. [design.locks] "30303" = "R01"'),
     "named": Table(Scalar(_is_text, 'an account id in quotes, e.g. "ACC-00012"'), REP_ID,
                    'a table of account id = rep id, e.g. [design.named] "ACC-00012" = "R05"'),
+    "engine": ENGINE,
 }, expected="a table of design settings, e.g. [design] seed = 7")
 
 #: ``[scenarios.<name>]``: overrides of a built-in scenario's fields.
@@ -254,6 +291,8 @@ class DesignConfig:
         ZIP -> rep id that must not change.
     named
         Account id -> rep id: accounts that stay with that rep.
+    engine
+        The engine's tuning constants (``[design.engine]``), passed to the designer.
     scenario_overrides
         Scenario name -> fields to override (``[scenarios.<name>]``), for
         :func:`territory_geo.design.scenario_from_mapping`.
@@ -268,6 +307,7 @@ class DesignConfig:
     allow_cross_region: bool = False
     locks: dict[str, str] = field(default_factory=dict)
     named: dict[str, str] = field(default_factory=dict)
+    engine: DesignSettings = field(default_factory=DesignSettings)
     scenario_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -302,8 +342,17 @@ def config_from_mapping(document: Mapping[str, Any], source: str = "config") -> 
     for key in ("locks", "named"):
         if key in values:
             values[key] = dict(values[key])
+    if "engine" in values:
+        values["engine"] = _engine(values["engine"])
     overrides = {name: dict(table) for name, table in document.get("scenarios", {}).items()}
     return DesignConfig(**values, scenario_overrides=overrides)
+
+
+def _engine(table: Mapping[str, Any]) -> DesignSettings:
+    """The ``[design.engine]`` table (already checked) as :class:`DesignSettings`; numbers become floats where the
+    setting is one."""
+    floats = {f.name for f in fields(DesignSettings) if isinstance(f.default, float)}
+    return design_settings_from_mapping({k: float(v) if k in floats else v for k, v in table.items()})
 
 
 def load_config(path: str | Path) -> DesignConfig:

@@ -1,4 +1,4 @@
-"""Defaults for scoring, tiering, workload and the store.
+"""Defaults for scoring, tiering, workload, the design engine and the store.
 
 The numbers come from the domain notes in ``shared/domain`` (tier shares, workload units, touchpoints, coverage
 window, quota ramp). Each is a documented field of a frozen dataclass so a run can be reproduced from its settings,
@@ -201,6 +201,117 @@ class FieldSettings:
     working_hours_month: float = 40.0 * 52 / 12
     travel_share_target: float = 0.25
     red_flag_hours_month: float = 30.0
+
+
+@dataclass(frozen=True)
+class DesignSettings:
+    """Tuning constants of the design engine (:mod:`territory_geo.design`), settable under ``[design.engine]``.
+
+    The defaults were chosen by measurement (``docs/BENCHMARKS.md``). Every step of the search ends on a count of
+    work; its share of the time budget is only a safety net.
+
+    Attributes
+    ----------
+    default_seconds, large_seconds
+        Time budget of a design without ``max_seconds``, below and from ``large_problem_units`` ZIP units on.
+    large_problem_units
+        From this many ZIP units on, a design gets ``large_seconds``.
+    thorough_budget
+        ``thorough`` designs get this many times the default budget; the usual steps keep the usual share of it.
+    lp_max_pairs
+        Above this many unit x candidate pairs the transport LP is solved in two levels (clusters first).
+    coarse_clusters
+        Clusters of the two-level LP's coarse level.
+    centre_blend, centre_iterations
+        After the first transport solve, re-solve ``centre_iterations`` times with each territory's centre at
+        ``centre_blend`` x home + (1 - ``centre_blend``) x its area centroid (more compact territories).
+    full_bound_variables
+        Above this many unit x rep pairs no distance bound is solved (the exact LP, or its dual inside the design).
+    bound_trigger, bound_stop, bound_cap
+        With balance on potential alone the design steers by the distance bound: distance re-splits run above
+        ``bound_trigger`` x the bound and stop at ``bound_stop`` x it; the polish may not pass ``bound_cap`` x it.
+    goal_factor
+        The search aims each territory at this share of the tolerance (the margin absorbs later travel drift).
+    diffuse_stall_rounds
+        Diffusion stops after this many rounds without a 1 % fall of the balance energy.
+    eject_depth, eject_budget
+        Territories an ejection chain may pass through, and trades tried from each start.
+    recombine_share, recombine_budget
+        Share of the time budget the chains of re-splits may take (and the settling walk after them), and re-splits
+        tried from each start.
+    chain_slack, carry_growth
+        A guided chain of re-splits may run this many territories longer than the shortest path to room, and pass on
+        at most this multiple of the surplus it started with.
+    local_tries
+        Re-splits the free chain search may try before the guided one takes over.
+    settle_tries, settle_bad_bias, settle_rings
+        The settling walk: re-splits it may try, how often it starts from a territory beyond the goal rather than
+        any territory of its region, and the rings of neighbours its region spans.
+    shorten_share
+        Share of the time budget the distance re-splits may take.
+    shorten_trigger, shorten_stop
+        Without a distance bound, distance re-splits run when the distance is above ``shorten_trigger`` x what the
+        re-splits reach, and stop at ``shorten_stop`` x that reach.
+    polish_steps
+        Annealing temperatures of the flip polish at compactness weight 1 (scaled by the scenario's weight).
+    compact_share, compact_rounds, compact_tries
+        Compactness re-splits: share of the time budget, sweeps over every pair, grown cuts per side.
+    redraw_share
+        Share of the time left that a ``thorough`` region re-draw may take.
+    repartition_trees, repartition_node_limit, repartition_rings, repartition_max_units
+        Region re-draw: random spanning trees per region, branch-and-bound nodes of the MILP, the rings of
+        neighbours tried in turn, and the largest region (ZIP units) re-drawn.
+    """
+
+    default_seconds: float = 30.0
+    large_seconds: float = 60.0
+    large_problem_units: int = 10_000
+    thorough_budget: int = 4
+    lp_max_pairs: int = 250_000
+    coarse_clusters: int = 1_000
+    centre_blend: float = 0.5
+    centre_iterations: int = 1
+    full_bound_variables: int = 2_000_000
+    bound_trigger: float = 1.045
+    bound_stop: float = 1.035
+    bound_cap: float = 1.045
+    goal_factor: float = 0.8
+    diffuse_stall_rounds: int = 40
+    eject_depth: int = 8
+    eject_budget: int = 4000
+    recombine_share: float = 0.15
+    recombine_budget: int = 500
+    chain_slack: int = 4
+    carry_growth: float = 3.0
+    local_tries: int = 60
+    settle_tries: int = 10_000
+    settle_bad_bias: float = 0.8
+    settle_rings: int = 2
+    shorten_share: float = 0.1
+    shorten_trigger: float = 1.035
+    shorten_stop: float = 1.02
+    polish_steps: int = 20
+    compact_share: float = 0.1
+    compact_rounds: int = 3
+    compact_tries: int = 3
+    redraw_share: float = 0.8
+    repartition_trees: int = 800
+    repartition_node_limit: int = 100
+    repartition_rings: tuple[int, ...] = (1, 2)
+    repartition_max_units: int = 400
+
+
+def design_settings_from_mapping(values: dict[str, Any], base: DesignSettings | None = None) -> DesignSettings:
+    """Build :class:`DesignSettings` from a mapping (e.g. the ``[design.engine]`` table), rejecting unknown keys by
+    name; lists become tuples."""
+    base = base or DesignSettings()
+    known = {f.name for f in fields(DesignSettings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        msg = f"Unknown design engine setting(s) {unknown}; allowed: {sorted(known)}."
+        raise ValueError(msg)
+    cleaned = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return replace(base, **cleaned)
 
 
 def graph_cache_dir() -> Path:

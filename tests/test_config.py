@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from territory_geo import config, design
 from territory_geo.config import DesignConfig, load_config, with_options
 from territory_geo.errors import ConfigError, TerritoryError
+from territory_geo.settings import DesignSettings, design_settings_from_mapping
 
 
 def _problems(text: str) -> list[str]:
@@ -117,7 +118,8 @@ def test_one_problem_is_one_line() -> None:
     pytest.param('[design]\nnamed = ["ACC-1"]\n', '[design] named = ["ACC-1"]: expected a table of account id = '
                  'rep id, e.g. [design.named] "ACC-00012" = "R05"', id="named-list"),
     pytest.param("[design]\nsead = 7\n", "[design] sead = 7: unknown [design] setting (did you mean \"seed\"?); "
-                 "allowed: scenario, tolerance, seed, pin_top_n, max_seconds, thorough, allow_cross_region, locks, named", id="typo"),
+                 "allowed: scenario, tolerance, seed, pin_top_n, max_seconds, thorough, allow_cross_region, locks, named, "
+                 "engine", id="typo"),
     pytest.param("seed = 7\n", "seed = 7: settings go inside a table (did you mean [design] seed?); tables: "
                  "[design], [scenarios]", id="above-the-tables"),
     pytest.param("[desing]\nseed = 7\n", "[desing]: unknown table (did you mean [design]?); allowed: [design], "
@@ -139,9 +141,47 @@ def test_one_problem_is_one_line() -> None:
                  "1.5: expected a share of ARR between 0 and 1 (0.1 = at most 10 % changes owner)", id="budget"),
     pytest.param("[scenarios.blend]\nlabel = 3\n", '[scenarios.blend] label = 3: expected text, e.g. "My blend"',
                  id="label-number"),
+    pytest.param("[design.engine]\nsettle_tries = -1\n", "[design.engine] settle_tries = -1: expected a whole "
+                 "number ≥ 0, e.g. 3", id="engine-count"),
+    pytest.param("[design.engine]\nsettle_tries = 2.5\n", "[design.engine] settle_tries = 2.5: expected a whole "
+                 "number ≥ 0, e.g. 3", id="engine-float-count"),
+    pytest.param("[design.engine]\nrecombine_share = 0\n", "[design.engine] recombine_share = 0: expected a share "
+                 "above 0 and at most 1, e.g. 0.1", id="engine-share"),
+    pytest.param("[design.engine]\nbound_stop = 0.9\n", "[design.engine] bound_stop = 0.9: expected a factor ≥ 1, "
+                 "e.g. 1.04", id="engine-factor"),
+    pytest.param("[design.engine]\ndefault_seconds = true\n", "[design.engine] default_seconds = true: expected a "
+                 "positive number of seconds, e.g. 30", id="engine-seconds"),
+    pytest.param("[design.engine]\nrepartition_rings = [1, 0]\n", "[design.engine] repartition_rings = [1, 0]: "
+                 "expected a list of whole numbers ≥ 1, e.g. [1, 2]", id="engine-rings"),
+    pytest.param("[design]\nengine = 3\n", "[design] engine = 3: expected a table of engine settings, e.g. "
+                 "[design.engine] settle_tries = 5000", id="engine-not-a-table"),
 ])
 def test_each_rule_names_the_key_the_value_and_what_is_expected(text: str, problem: str) -> None:
     assert _problems(text) == [problem]
+
+
+def test_an_unknown_engine_setting_is_named_with_a_near_miss() -> None:
+    [problem] = _problems("[design.engine]\nsetle_tries = 5\n")
+    assert problem.startswith('[design.engine] setle_tries = 5: unknown [design.engine] setting (did you mean '
+                              '"settle_tries"?); allowed: default_seconds, large_seconds, ')
+    assert problem.endswith(", repartition_rings, repartition_max_units")
+
+
+def test_the_engine_table_becomes_design_settings() -> None:
+    text = "[design.engine]\nsettle_tries = 5000\ncarry_growth = 2\nrepartition_rings = [1]\ndefault_seconds = 12\n"
+    loaded = config.config_from_mapping(tomllib.loads(text))
+    assert loaded.engine == DesignSettings(settle_tries=5000, carry_growth=2.0, repartition_rings=(1,),
+                                           default_seconds=12.0)
+    assert isinstance(loaded.engine.carry_growth, float) and isinstance(loaded.engine.settle_tries, int)
+    assert config.config_from_mapping({}).engine == DesignSettings()
+
+
+def test_the_engine_schema_covers_every_design_setting_and_accepts_the_defaults() -> None:
+    assert list(config.ENGINE.rules) == [f.name for f in fields(DesignSettings)]
+    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(DesignSettings()).items()}
+    assert config.check_config({"design": {"engine": defaults}}) == []
+    with pytest.raises(ValueError, match=r"Unknown design engine setting\(s\) \['speed'\]"):
+        design_settings_from_mapping({"speed": 2})
 
 
 def test_long_values_are_shortened_in_messages() -> None:

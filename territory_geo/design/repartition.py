@@ -1,7 +1,7 @@
 """Region re-partition: balance a handful of lumpy territories at once by set partitioning.
 
 Where every ZIP near a territory is worth a quarter of a target, no trade of units between two territories lands
-them within the tolerance, and chains of such trades (:meth:`territory_geo.polish.CompactnessPolish.recombine`) can
+them within the tolerance, and chains of such trades (:func:`~territory_geo.design.resplit.recombine`) can
 run out of options too. A plan within the tolerance may still exist: it re-draws several territories at once.
 
 This step takes the territories beyond the goal and their neighbours (then their neighbours' neighbours) as a
@@ -19,8 +19,10 @@ region and re-draws the region in one go:
 
 Every piece is connected and within the goal, so the region's territories are one piece each and balanced. Locked
 ZIPs (and any unit the caller marks immovable) only go into pieces for their own territory. The work is bounded by
-counts (trees, MILP nodes), so the same seed gives the same plan on any machine; a time limit is only a safety net,
-and :attr:`RegionPartition.timed_out` says when it acted.
+counts (trees, MILP nodes: :class:`~territory_geo.settings.DesignSettings`' ``repartition_*``), so the same seed
+gives the same plan on any machine; a time limit is only a safety net, and :attr:`RegionPartition.timed_out` says when
+it acted. Regions larger than ``repartition_max_units`` ZIPs are not re-drawn (the MILP would be slow; national
+metros use the re-split chains).
 """
 
 from __future__ import annotations
@@ -33,18 +35,10 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 
-#: Random spanning trees drawn per region (800 gave a feasible set of pieces for all five GA K = 50 instances'
-#: two-ring regions of 95-166 ZIPs; one tree of a 100-ZIP region costs about 1 ms).
-TREES = 800
-
-#: Branch-and-bound nodes the set-partitioning MILP may explore (a count, not a clock: same result on any machine).
-NODE_LIMIT = 100
-
-#: Regions: the territories beyond the goal plus this many rings of neighbouring territories, tried in turn.
-RINGS = (1, 2)
-
-#: Largest region (ZIP units) re-drawn; past it the MILP would be slow (national metros use the re-split chains).
-MAX_UNITS = 400
+from territory_geo.design.border import BorderSearch
+from territory_geo.design.resplit import spanning_tree
+from territory_geo.design.state import WorkingState
+from territory_geo.settings import DesignSettings
 
 
 class RegionPartition:
@@ -52,10 +46,8 @@ class RegionPartition:
 
     Parameters
     ----------
-    nbrs
-        Adjacency lists of the units.
-    perimeter, area, lengths
-        Each unit's perimeter and area, and the border length to each neighbour (aligned with ``nbrs``).
+    state
+        The working state (its geometry and assignment are read; nothing is moved).
     mu, offset
         ``n x K`` share of each territory's target per unit, and each territory's deviation not from units
         (deviation of t = Σ mu[u, t] over its units + offset[t]).
@@ -65,26 +57,33 @@ class RegionPartition:
         Units that may change territory.
     seed
         Seed of the spanning trees.
+    settings
+        The engine's settings (``repartition_trees``, ``repartition_node_limit``, ``repartition_rings``,
+        ``repartition_max_units``).
     """
 
-    def __init__(self, nbrs: Sequence[Sequence[int]], perimeter: Sequence[float], area: Sequence[float],
-                 lengths: Sequence[Sequence[float]], mu: np.ndarray, offset: Sequence[float], dist: np.ndarray,
-                 weight: Sequence[float], movable: Sequence[bool], seed: int = 0) -> None:
-        self.nbrs, self.perimeter, self.area, self.lengths = nbrs, perimeter, area, lengths
+    def __init__(self, state: WorkingState, mu: np.ndarray, offset: Sequence[float], dist: np.ndarray,
+                 weight: Sequence[float], movable: Sequence[bool], seed: int = 0,
+                 settings: DesignSettings | None = None) -> None:
+        self.state = state
+        self.nbrs, self.unit_perimeter, self.unit_area, self.lengths = (state.nbrs, state.unit_perimeter,
+                                                                        state.unit_area, state.lengths)
         self.mu, self.offset = mu, np.asarray(offset, dtype=float)
         self.dist, self.weight = dist, np.asarray(weight, dtype=float)
         self.timed_out = False
         self.movable = movable
         self.seed = seed
+        self.settings = settings or DesignSettings()
 
-    def run(self, assign: Sequence[int], goal: float, trees: int = TREES, node_limit: int = NODE_LIMIT,
-            rings: Sequence[int] = RINGS, time_limit: float = math.inf) -> list[int] | None:
-        """A new assignment whose re-drawn region is within ``goal``, or None when no region of ``rings`` could be
-        re-drawn (with these trees), or the region would exceed :data:`MAX_UNITS`. Territories outside the region
+    def run(self, goal: float, time_limit: float = math.inf) -> list[int] | None:
+        """A new assignment (the state's, with the region re-drawn within ``goal``), or None when no region of the
+        rings could be re-drawn (with these trees), or the region would be too large. Territories outside the region
         keep their units. ``time_limit`` (s) is a safety net for the MILPs; :attr:`timed_out` says if it acted."""
+        trees, node_limit = self.settings.repartition_trees, self.settings.repartition_node_limit
+        rings, max_units = self.settings.repartition_rings, self.settings.repartition_max_units
         self.timed_out = False
         stop = time.perf_counter() + time_limit
-        assign = list(assign)
+        assign = list(self.state.labels)
         k = self.mu.shape[1]
         dev = self.offset.copy()
         np.add.at(dev, np.asarray(assign), self.mu[np.arange(len(assign)), assign])
@@ -102,7 +101,7 @@ class RegionPartition:
             done = ring
             size = sum(1 for a in assign if a in region)
             left = stop - time.perf_counter()
-            if size > MAX_UNITS or left <= 0:
+            if size > max_units or left <= 0:
                 self.timed_out |= left <= 0
                 return None
             result = self._redraw(assign, sorted(region), goal, trees, node_limit, left)
@@ -231,7 +230,7 @@ class RegionPartition:
         a = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(m + len(sizes), n_col))
         rhs = np.r_[np.ones(m), np.asarray(sizes, dtype=float)]
         cost = np.array([roundness[c] for c, _ in columns])
-        # presolve off: 2-4x faster on these set-partitioning problems (GA K = 50 regions)
+        # presolve off: faster on these set-partitioning problems
         options = {"node_limit": node_limit, "presolve": False, "time_limit": max(time_limit, 0.01)}
         res = milp(cost, constraints=LinearConstraint(a, rhs, rhs), integrality=np.ones(n_col), bounds=Bounds(0, 1),
                    options=options)
@@ -243,36 +242,25 @@ class RegionPartition:
     def _roundness(self, units: list[int], piece: frozenset[int]) -> float:
         """1 / Polsby-Popper of a piece (perimeter² / 4π·area), from unit perimeters less shared borders."""
         members = {units[i] for i in piece}
-        area = sum(self.area[u] for u in members)
-        perimeter = sum(self.perimeter[u] for u in members)
+        area = sum(self.unit_area[u] for u in members)
+        perimeter = sum(self.unit_perimeter[u] for u in members)
         for u in members:
             perimeter -= sum(length for v, length in zip(self.nbrs[u], self.lengths[u], strict=True) if v in members)
         return perimeter * perimeter / (4 * math.pi * area) if area > 0 else 1.0
 
 
-def spanning_tree(n: int, edges: Sequence[tuple[int, int]], root: int = 0) -> tuple[list[int], list[int]]:
-    """A spanning tree of nodes ``0..n-1`` by Kruskal over ``edges`` in the given order (shuffle them first for a
-    random tree), as each node's parent (the root is its own) and the breadth-first order from ``root``. Nodes the
-    edges do not connect to ``root`` are left out of the order (parent -1)."""
-    group = list(range(n))
-    adj: list[list[int]] = [[] for _ in range(n)]
-    for i, j in edges:
-        ri, rj = i, j
-        while group[ri] != ri:  # union-find roots, path halving
-            group[ri] = group[group[ri]]
-            ri = group[ri]
-        while group[rj] != rj:
-            group[rj] = group[group[rj]]
-            rj = group[rj]
-        if ri != rj:
-            group[ri] = rj
-            adj[i].append(j)
-            adj[j].append(i)
-    parent, order = [-1] * n, [root]
-    parent[root] = root
-    for x in order:
-        for y in adj[x]:
-            if parent[y] < 0:
-                parent[y] = x
-                order.append(y)
-    return parent, order
+def repartition(search: BorderSearch, deadline: float, goal: float | None = None) -> bool:
+    """Re-draw the territories beyond the goal together with one (then two) rings of neighbours as one set
+    partitioning problem (:class:`RegionPartition`): where every nearby ZIP is a large share of a target, a plan
+    within the goal may need several territories re-drawn at once. Returns whether every territory ended within the
+    goal (the assignment changes only if the region was re-drawn)."""
+    goal = search.goal if goal is None else goal
+    search.step = "repartition"
+    region = RegionPartition(search.state, search.mu, search.offset, search.dist, search.weight, search.movable,
+                             seed=search.seed, settings=search.settings)
+    new = region.run(goal, time_limit=deadline - time.perf_counter())
+    if region.timed_out and search.step not in search.clock_stops_:
+        search.clock_stops_.append(search.step)
+    if new is not None:
+        search.load(new)
+    return max(abs(d) for d in search.dev) <= goal
