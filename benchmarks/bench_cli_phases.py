@@ -4,7 +4,9 @@ Builds the same instances as :mod:`bench_design_cli` (CSV files shaped like a CR
 ``cli._cmd_design`` in a fresh process, timing each: imports, ``ingest`` (read, validate, score), ``build_units``
 (ZIP areas, adjacency, accounts to units), ``prepare_inputs``, the engine's ``fit`` (less the LP bound), the LP bound
 solved after the design for ``metrics.json`` (``lp_lower_bound``), and ``write_design`` (split into the CSVs, the
-territories' GeoJSON and metrics.json). The engine's own clock (``runtime_s``) is reported beside them.
+territories' GeoJSON and metrics.json). The engine's own clock (``runtime_s``) is reported beside them, and so are
+the packages imported after the imports phase (``imported_later``: their import time is inside the phase that
+first needs them, e.g. scikit-learn inside ``fit``).
 
 Run it by hand from the repository root (it is not a test)::
 
@@ -43,6 +45,7 @@ def child(folder: Path, scenario: str) -> dict[str, Any]:
     from territory_geo.design import designer as designer_module
 
     times["imports"] = time.perf_counter() - t0
+    loaded = {name.split(".")[0] for name in sys.modules}
     _time_calls(designer_module, "lp_lower_bound", times, "lp_bound")
     _time_calls(export, "to_safe_csv", times, "write_csv")
     _time_calls(export, "territories_geojson", times, "write_geojson")
@@ -66,7 +69,9 @@ def child(folder: Path, scenario: str) -> dict[str, Any]:
         times["write_design"] = time.perf_counter() - t
     times["total"] = time.perf_counter() - t0
     times["engine_runtime_s"] = float(fitted.runtime_s_)
-    return {k: round(v, 3) for k, v in times.items()} | {"n_units": len(built.table), "status": fitted.status_}
+    later = sorted({name.split(".")[0] for name in sys.modules} - loaded - {"__main__"})
+    return {k: round(v, 3) for k, v in times.items()} | {"n_units": len(built.table), "status": fitted.status_,
+                                                         "imported_later": later}
 
 
 def _time_calls(module: object, name: str, times: dict[str, float], key: str) -> None:

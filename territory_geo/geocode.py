@@ -18,11 +18,9 @@ def zip_table() -> pd.DataFrame:
     Columns: ``zip_type`` (STANDARD, PO BOX, UNIQUE, MILITARY), ``city``, ``state``, ``county``, ``lat``, ``lon``.
     The frame is shared: treat it as read-only. Kept in the cache (:mod:`territory_geo.cache`) between runs.
     """
-    import zipcodes
-
     from territory_geo import cache
 
-    key = {"zipcodes": zipcodes.__version__, "code": cache.source_digest(__file__)} | cache.common_key()
+    key = {"zipcodes": cache.package_version("zipcodes"), "code": cache.source_digest(__file__)} | cache.common_key()
     return cache.cached("zip-table", key, _zipcodes_table, cache.frame_arrays, cache.frame_of)
 
 

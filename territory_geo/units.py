@@ -6,6 +6,8 @@ account density, an urban/suburban/rural class and a polygon. Polygons come from
 touches: Voronoi cells built per state and clipped to that state's outline, so the cells of each state cover its
 land without gaps or overlaps. Rook adjacency (a shared border of positive length) is part of the API; units or
 groups of units with no land neighbour (islands, or a state far from the others) are linked to their nearest unit.
+The default areas, their adjacency and the state outlines are the same for every run on the same states: they are
+kept on disk (:mod:`territory_geo.cache`) and read back exactly; areas from a user's file are always read as given.
 
 Every unit belongs to a road region (:attr:`Units.region`): the lower 48 states and DC are one (:data:`CONUS`), and
 each state or territory outside them (Alaska, Hawaii, Puerto Rico, ...) is its own. No road joins two regions, so the
@@ -380,7 +382,7 @@ def rook_neighbors(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]],
 
 def _rook(areas: gpd.GeoDataFrame) -> _Rook:
     """Rook adjacency, island links, and the length (m) of each shared border, keyed both ways (links: 0)."""
-    geoms = np.asarray(areas.geometry.values)  # shapely takes a plain array of geometries without a conversion
+    geoms = areas.geometry.values
     zips = areas.index.to_numpy()
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="dwithin", distance=_SNAP_M)
@@ -428,10 +430,10 @@ def _rook_of(zips: np.ndarray, arrays: cache.Arrays) -> _Rook:
     if arrays["zips"].tolist() != zips.tolist():
         msg = "The adjacency was built for other ZIP areas."
         raise ValueError(msg)
-    offsets, nbrs = arrays["neighbor_offsets"].tolist(), arrays["neighbors"].tolist()
-    neighbors = {z: tuple(zips[j] for j in nbrs[offsets[i]:offsets[i + 1]]) for i, z in enumerate(zips)}
-    links = [(zips[a], zips[b]) for a, b in arrays["links"].tolist()]
-    borders = {(zips[a], zips[b]): length for (a, b), length in
+    names, offsets, nbrs = zips.tolist(), arrays["neighbor_offsets"].tolist(), arrays["neighbors"].tolist()
+    neighbors = {z: tuple(names[j] for j in nbrs[offsets[i]:offsets[i + 1]]) for i, z in enumerate(names)}
+    links = [(names[a], names[b]) for a, b in arrays["links"].tolist()]
+    borders = {(names[a], names[b]): length for (a, b), length in
                zip(arrays["border_pairs"].tolist(), arrays["border_lengths"].tolist(), strict=True)}
     return neighbors, links, borders
 
