@@ -19,6 +19,7 @@ sent is used only to pick the reader by its suffix and, sanitised (:func:`displa
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
 import tempfile
@@ -162,13 +163,24 @@ def _equal_area_frame(arrays: cache.Arrays) -> gpd.GeoDataFrame:
 
 
 def _read_state_outlines() -> gpd.GeoDataFrame:
-    from libpysal import examples
-
-    frame = gpd.read_file(examples.get_path("us48.shp"))
+    frame = gpd.read_file(_us48_path())
     frame = frame.set_crs("EPSG:4326", allow_override=True)[["STATE_ABBR", "geometry"]]
     frame = frame.dissolve("STATE_ABBR").to_crs(EQUAL_AREA_CRS)
     frame["geometry"] = shapely.make_valid(frame.geometry.values)
     return frame
+
+
+def _us48_path() -> str:
+    """libpysal's ``us48.shp``: found in its package folder without importing libpysal (which imports much of
+    SciPy), else by its example manager."""
+    spec = importlib.util.find_spec("libpysal")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "examples" / "us_income" / "us48.shp"
+        if path.is_file():
+            return str(path)
+    from libpysal import examples
+
+    return examples.get_path("us48.shp")
 
 
 def _project(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

@@ -669,3 +669,9 @@ def test_zip_areas_from_a_polygon_file_are_not_cached(ri_scored, cache_folder):
     assert built.geometry_source == "polygon file"
     assert sorted(p.name for p in cache_folder.glob("*.npz")) == before
     assert not list(cache_folder.glob("zip-adjacency-*.npz"))
+
+
+def test_the_state_outlines_file_is_the_one_libpysal_names():
+    from libpysal import examples
+
+    assert units._us48_path() == examples.get_path("us48.shp")
