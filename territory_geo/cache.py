@@ -17,12 +17,14 @@ written only means nothing is kept: the cache never changes a result and never f
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from functools import lru_cache
+from contextlib import suppress
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -44,7 +46,7 @@ Arrays = dict[str, np.ndarray]
 _KEY = "_key"
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def package_version(name: str) -> str:
     """Installed version of a distribution (``"absent"`` when it is not installed)."""
     try:
@@ -53,7 +55,7 @@ def package_version(name: str) -> str:
         return "absent"
 
 
-@lru_cache(maxsize=None)
+@functools.cache
 def _source_digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
@@ -85,7 +87,7 @@ def read(kind: str, key: Mapping[str, object]) -> Arrays | None:
     try:
         with path.open("rb") as stream, np.load(stream, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
-    except Exception:  # a truncated or corrupt entry is built again, whatever numpy or zipfile raise
+    except Exception:  # noqa: BLE001  (a truncated or corrupt entry is built again, whatever numpy or zipfile raise)
         return None
     if _KEY not in arrays or str(arrays.pop(_KEY)) != _key_text(kind, key):
         return None
@@ -119,10 +121,8 @@ def cached(kind: str, key: Mapping[str, object], build: Callable[[], T], encode:
     (``encode`` returns None when it cannot)."""
     stored = read(kind, key)
     if stored is not None:
-        try:
+        with suppress(Exception):  # arrays that do not make a value (an entry from a broken write): built again
             return decode(stored)
-        except Exception:  # arrays that do not make a value (an entry from a broken write): built again
-            pass
     value = build()
     arrays = encode(value)
     if arrays is not None:
@@ -201,7 +201,7 @@ def geoframe_of(arrays: Arrays, crs: str) -> gpd.GeoDataFrame:
     if len(offsets) != len(table) + 1 or offsets[-1] != len(data):
         msg = "The geometries do not match the table."
         raise ValueError(msg)
-    wkb = np.array([data[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)], dtype=object)
+    wkb = np.array([data[a:b] for a, b in itertools.pairwise(offsets.tolist())], dtype=object)
     name = str(arrays["_geometry_name"])
     geometry = gpd.GeoSeries(shapely.from_wkb(wkb), index=table.index, crs=crs, name=name)
     frame = table.assign(**{name: geometry})[arrays["_order"].tolist()]

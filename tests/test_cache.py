@@ -138,7 +138,7 @@ def test_a_cache_folder_that_cannot_be_written_only_means_nothing_is_kept(tmp_pa
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("TERRITORY_GEO_CACHE", str(blocker / "cache"))
-    calls, build = _counter(_frame())
+    _, build = _counter(_frame())
     value = cache.cached("table", KEY, build, cache.frame_arrays, cache.frame_of)
     pd.testing.assert_frame_equal(value, _frame(), check_exact=True)
     assert blocker.read_text() == "not a folder"
