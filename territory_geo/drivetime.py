@@ -31,9 +31,8 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -42,6 +41,9 @@ from scipy.spatial import cKDTree
 
 from territory_geo.errors import DriveTimeUnavailableError, InputFileError, TerritoryError
 from territory_geo.settings import STATE_HIGHWAY_FILTER, DriveTimeSettings, graph_cache_dir
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 #: Area classes of the estimate.
 CLASSES: tuple[str, ...] = ("urban", "suburban", "rural")

@@ -16,8 +16,15 @@ def zip_table() -> pd.DataFrame:
     """Every ZIP the ``zipcodes`` package knows, indexed by the 5-digit ZIP string.
 
     Columns: ``zip_type`` (STANDARD, PO BOX, UNIQUE, MILITARY), ``city``, ``state``, ``county``, ``lat``, ``lon``.
-    The frame is shared: treat it as read-only.
+    The frame is shared: treat it as read-only. Kept in the cache (:mod:`territory_geo.cache`) between runs.
     """
+    from territory_geo import cache
+
+    key = {"zipcodes": cache.package_version("zipcodes"), "code": cache.source_digest(__file__)} | cache.common_key()
+    return cache.cached("zip-table", key, _zipcodes_table, cache.frame_arrays, cache.frame_of)
+
+
+def _zipcodes_table() -> pd.DataFrame:
     import zipcodes
 
     rows = zipcodes.list_all()

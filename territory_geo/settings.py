@@ -319,6 +319,14 @@ def graph_cache_dir() -> Path:
     return Path(os.environ.get("TERRITORY_GEO_GRAPH_CACHE", ".territory_geo/graphs"))
 
 
+def cache_dir() -> Path | None:
+    """Folder of derived data kept between runs (the ZIP table, default ZIP areas and their adjacency, state
+    outlines; :mod:`territory_geo.cache`): ``$TERRITORY_GEO_CACHE`` or ``.territory_geo/cache``. Set the variable
+    to an empty string to keep nothing (every run builds them again)."""
+    folder = os.environ.get("TERRITORY_GEO_CACHE", ".territory_geo/cache")
+    return Path(folder) if folder else None
+
+
 def dask_scheduler() -> str | None:
     """Address of a Dask scheduler for drive-time matrices (``$TERRITORY_GEO_DASK_SCHEDULER``, e.g.
     ``tcp://10.0.0.5:8786``); None means a LocalCluster on this machine."""

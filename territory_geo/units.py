@@ -6,6 +6,8 @@ account density, an urban/suburban/rural class and a polygon. Polygons come from
 touches: Voronoi cells built per state and clipped to that state's outline, so the cells of each state cover its
 land without gaps or overlaps. Rook adjacency (a shared border of positive length) is part of the API; units or
 groups of units with no land neighbour (islands, or a state far from the others) are linked to their nearest unit.
+The default areas, their adjacency and the state outlines are the same for every run on the same states: they are
+kept on disk (:mod:`territory_geo.cache`) and read back exactly; areas from a user's file are always read as given.
 
 Every unit belongs to a road region (:attr:`Units.region`): the lower 48 states and DC are one (:data:`CONUS`), and
 each state or territory outside them (Alaska, Hawaii, Puerto Rico, ...) is its own. No road joins two regions, so the
@@ -17,6 +19,7 @@ sent is used only to pick the reader by its suffix and, sanitised (:func:`displa
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
 import tempfile
@@ -35,7 +38,7 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from territory_geo import geocode
+from territory_geo import cache, geocode
 from territory_geo.errors import InputFileError
 from territory_geo.io import normalise_name
 from territory_geo.settings import (DISPLAY_CRS, EQUAL_AREA_CRS, FAR_ACCOUNT_KM, SUBURBAN_MAX_KM2,
@@ -48,6 +51,9 @@ _SHARED_BORDER_M = 50.0
 _SNAP_M = 5.0
 _DUPLICATE_JITTER_M = 150.0
 _ISLAND_FALLBACK_M = 1500.0
+
+#: Rook adjacency, island links and shared border lengths (:func:`_rook`).
+_Rook = tuple[dict[str, tuple[str, ...]], list[tuple[str, str]], dict[tuple[str, str], float]]
 
 #: Road region of the lower 48 states and DC; every state or territory in :data:`geocode.NON_CONUS` is its own.
 CONUS = "CONUS"
@@ -145,14 +151,36 @@ class Units:
 
 @lru_cache(maxsize=1)
 def state_outlines() -> gpd.GeoDataFrame:
-    """Lower-48 state outlines (libpysal's bundled ``us48``), indexed by state abbreviation, equal-area CRS."""
-    from libpysal import examples
+    """Lower-48 state outlines (libpysal's bundled ``us48``), indexed by state abbreviation, equal-area CRS. Kept in
+    the cache (:mod:`territory_geo.cache`) between runs: treat as read-only."""
+    key = {"libpysal": cache.package_version("libpysal"), "code": cache.source_digest(__file__),
+           "crs": EQUAL_AREA_CRS} | cache.common_key(geometry=True)
+    return cache.cached("state-outlines", key, _read_state_outlines, cache.geoframe_arrays, _equal_area_frame)
 
-    frame = gpd.read_file(examples.get_path("us48.shp"))
+
+def _equal_area_frame(arrays: cache.Arrays) -> gpd.GeoDataFrame:
+    return cache.geoframe_of(arrays, EQUAL_AREA_CRS)
+
+
+def _read_state_outlines() -> gpd.GeoDataFrame:
+    frame = gpd.read_file(_us48_path())
     frame = frame.set_crs("EPSG:4326", allow_override=True)[["STATE_ABBR", "geometry"]]
     frame = frame.dissolve("STATE_ABBR").to_crs(EQUAL_AREA_CRS)
     frame["geometry"] = shapely.make_valid(frame.geometry.values)
     return frame
+
+
+def _us48_path() -> str:
+    """libpysal's ``us48.shp``: found in its package folder without importing libpysal (which imports much of
+    SciPy), else by its example manager."""
+    spec = importlib.util.find_spec("libpysal")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "examples" / "us_income" / "us48.shp"
+        if path.is_file():
+            return str(path)
+    from libpysal import examples
+
+    return examples.get_path("us48.shp")
 
 
 def _project(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -192,8 +220,21 @@ def _state_cells(xy: np.ndarray, outline: shapely.Geometry | None) -> np.ndarray
 def voronoi_zip_areas(states: tuple[str, ...]) -> gpd.GeoDataFrame:
     """ZIP areas of the given states from STANDARD ZIP centroids: Voronoi cells per state, clipped to the state.
 
-    Returns a GeoDataFrame indexed by ZIP with ``state`` and ``geometry`` in EPSG:5070. Cached: treat as read-only.
+    Returns a GeoDataFrame indexed by ZIP with ``state`` and ``geometry`` in EPSG:5070. Cached in memory and on disk
+    (:mod:`territory_geo.cache`): treat as read-only.
     """
+    return cache.cached("zip-areas", _voronoi_key(states), lambda: _build_voronoi_areas(states),
+                        cache.geoframe_arrays, _equal_area_frame)
+
+
+def _voronoi_key(states: tuple[str, ...]) -> dict[str, object]:
+    """What the default ZIP areas of ``states`` (and their adjacency) depend on."""
+    return {"states": list(states), "zipcodes": cache.package_version("zipcodes"),
+            "libpysal": cache.package_version("libpysal"), "code": cache.source_digest(__file__, geocode.__file__),
+            "crs": [EQUAL_AREA_CRS, DISPLAY_CRS]} | cache.common_key(geometry=True)
+
+
+def _build_voronoi_areas(states: tuple[str, ...]) -> gpd.GeoDataFrame:
     zips = geocode.standard_zips(states)
     outlines = state_outlines()
     frames = []
@@ -351,8 +392,7 @@ def rook_neighbors(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]],
     return neighbors, links
 
 
-def _rook(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]], list[tuple[str, str]],
-                                            dict[tuple[str, str], float]]:
+def _rook(areas: gpd.GeoDataFrame) -> _Rook:
     """Rook adjacency, island links, and the length (m) of each shared border, keyed both ways (links: 0)."""
     geoms = areas.geometry.values
     zips = areas.index.to_numpy()
@@ -375,6 +415,39 @@ def _rook(areas: gpd.GeoDataFrame) -> tuple[dict[str, tuple[str, ...]], list[tup
                             _border_lengths(boundaries, left[rook], right[rook], shared[rook]).tolist(), strict=True):
         borders[(zips[a], zips[b])] = borders[(zips[b], zips[a])] = length
     return neighbors, [(zips[a], zips[b]) for a, b in links], borders
+
+
+def _voronoi_rook(table: gpd.GeoDataFrame, states: tuple[str, ...]) -> _Rook:
+    """:func:`_rook` of the default ZIP areas of ``states``, kept in the cache (:mod:`territory_geo.cache`)."""
+    zips = table.index.to_numpy()
+    return cache.cached("zip-adjacency", _voronoi_key(states), lambda: _rook(table),
+                        lambda rook: _rook_arrays(zips, rook), lambda arrays: _rook_of(zips, arrays))
+
+
+def _rook_arrays(zips: np.ndarray, rook: _Rook) -> cache.Arrays:
+    """:func:`_rook`'s result as arrays of positions in ``zips``, in the order of its lists and dicts."""
+    neighbors, links, borders = rook
+    pos = {z: i for i, z in enumerate(zips)}
+    counts = [len(neighbors[z]) for z in zips]
+    return {"zips": np.array(zips.tolist(), dtype=str),
+            "neighbor_offsets": np.concatenate([[0], np.cumsum(counts, dtype=np.int64)]),
+            "neighbors": np.array([pos[b] for z in zips for b in neighbors[z]], dtype=np.int64),
+            "links": np.array([(pos[a], pos[b]) for a, b in links], dtype=np.int64).reshape(-1, 2),
+            "border_pairs": np.array([(pos[a], pos[b]) for a, b in borders], dtype=np.int64).reshape(-1, 2),
+            "border_lengths": np.array(list(borders.values()), dtype=np.float64)}
+
+
+def _rook_of(zips: np.ndarray, arrays: cache.Arrays) -> _Rook:
+    """The inverse of :func:`_rook_arrays` for the same ``zips`` (ValueError for an entry of other ZIPs)."""
+    if arrays["zips"].tolist() != zips.tolist():
+        msg = "The adjacency was built for other ZIP areas."
+        raise ValueError(msg)
+    names, offsets, nbrs = zips.tolist(), arrays["neighbor_offsets"].tolist(), arrays["neighbors"].tolist()
+    neighbors = {z: tuple(names[j] for j in nbrs[offsets[i]:offsets[i + 1]]) for i, z in enumerate(names)}
+    links = [(names[a], names[b]) for a, b in arrays["links"].tolist()]
+    borders = {(names[a], names[b]): length for (a, b), length in
+               zip(arrays["border_pairs"].tolist(), arrays["border_lengths"].tolist(), strict=True)}
+    return neighbors, links, borders
 
 
 def _border_lengths(boundaries: np.ndarray, left: np.ndarray, right: np.ndarray, buffered: np.ndarray) -> np.ndarray:
@@ -408,10 +481,10 @@ def _link_regions(geoms: np.ndarray, edges: list[tuple[int, int]], regions: np.n
 def _link_components(geoms: np.ndarray, edges: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
     """Join connected components, smallest first, each to the nearest unit outside it."""
     links: list[tuple[int, int]] = []
+    given = np.array(edges, dtype=np.int64).reshape(-1, 2)
     while n > 1:
-        all_edges = edges + links
-        rows = [a for a, _ in all_edges] + [b for _, b in all_edges]
-        cols = [b for _, b in all_edges] + [a for a, _ in all_edges]
+        pairs = np.concatenate([given, np.array(links, dtype=np.int64).reshape(-1, 2)])
+        rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
         graph = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
         n_comp, label = csgraph.connected_components(graph, directed=False)
         if n_comp == 1:
@@ -570,11 +643,10 @@ def build_units(scored: pd.DataFrame, areas: gpd.GeoDataFrame | None = None,
         Optional TAM per ZIP from a market file (:func:`territory_geo.market.tam_by_zip`). With it, whitespace is
         TAM not yet penetrated (TAM - ARR); without it, the sum of the accounts' expansion figures.
     """
-    source = "voronoi"
-    if areas is None:
-        areas = voronoi_zip_areas(states_touched(scored))
-    else:
-        source = "polygon file"
+    states = states_touched(scored) if areas is None else None
+    source = "voronoi" if states is not None else "polygon file"
+    if states is not None:
+        areas = voronoi_zip_areas(states)
     account_zip, outside = _place_accounts(scored, areas)
     keyed = scored.assign(_unit=account_zip)
     sums = keyed.groupby("_unit").agg(accounts=("potential", "size"), potential=("potential", "sum"),
@@ -593,7 +665,7 @@ def build_units(scored: pd.DataFrame, areas: gpd.GeoDataFrame | None = None,
     table["density"] = table["accounts"] / table["area_km2"].clip(lower=0.01)
     table["area_class"] = area_class(table["area_km2"])
     table["region"] = unit_regions(table)
-    neighbors, links, borders = _rook(table)
+    neighbors, links, borders = _rook(table) if states is None else _voronoi_rook(table, states)
     table.index.name = "zip"
     return Units(table=table, neighbors=neighbors, island_links=links, account_zip=account_zip,
                  geometry_source=source, borders=borders, far_accounts=outside[outside > FAR_ACCOUNT_KM])

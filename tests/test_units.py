@@ -12,7 +12,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from territory_geo import geocode, io, scoring, units, validate
+from territory_geo import cache, geocode, io, scoring, units, validate
 from territory_geo.errors import InputFileError
 from territory_geo.settings import EQUAL_AREA_CRS
 
@@ -565,3 +565,113 @@ def test_an_account_far_outside_every_zip_area_is_reported(sc_scored):
     assert note == (f"1 account lies {km:,.0f} km outside every ZIP area (row 99): assigned to the nearest ZIP "
                     "area. Check their coordinates, or load ZIP areas that cover them.")
     assert units.far_accounts_note(units.build_units(sc_scored), sc_scored) is None
+
+
+# --- the on-disk cache of the default ZIP areas and their adjacency -------------------------------------------------
+
+
+@pytest.fixture
+def cache_folder(tmp_path, monkeypatch):
+    """An empty cache folder; the in-memory caches of areas and outlines are emptied before and after."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TERRITORY_GEO_CACHE", str(folder))
+    units.voronoi_zip_areas.cache_clear()
+    units.state_outlines.cache_clear()
+    yield folder
+    units.voronoi_zip_areas.cache_clear()
+    units.state_outlines.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def ri_scored() -> pd.DataFrame:
+    """Rhode Island accounts (its ZIP areas include islands): on ZIPs, and one by coordinates only (Providence)."""
+    text = ("Account ID,Account Name,Zip,Latitude,Longitude,ARR,Expansion Potential\n"
+            "R1,Providence,02903,,,1000,500\nR2,Newport,02840,,,0,800\nR3,Block Island,02807,,,300,0\n"
+            "R4,Coords Only,,41.8236,-71.4222,200,100\nR5,Westerly,02891,,,50,50\n")
+    table = validate.validate_accounts(io.read_table(text.encode(), "ri.csv"), "ri.csv")
+    return scoring.score_accounts(table.data).accounts
+
+
+def _everything(built: units.Units) -> dict[str, object]:
+    """What a Units holds, in a form that compares exactly (geometries as WKB, dicts and lists in their order)."""
+    return {"table": built.table.drop(columns="geometry"), "dtypes": list(built.table.dtypes.astype(str)),
+            "index": (built.table.index.name, str(built.table.index.dtype)), "crs": built.table.crs.to_wkt(),
+            "wkb": shapely.to_wkb(built.table.geometry.values).tolist(), "neighbors": list(built.neighbors.items()),
+            "island_links": built.island_links, "borders": list(built.borders.items()),
+            "account_zip": built.account_zip, "far_accounts": built.far_accounts, "source": built.geometry_source}
+
+
+def _assert_same(a: dict[str, object], b: dict[str, object]) -> None:
+    for key, value in a.items():
+        if isinstance(value, pd.DataFrame | pd.Series):
+            assert value.equals(b[key]) and value.index.dtype == b[key].index.dtype, key
+        else:
+            assert value == b[key], key
+
+
+def _refuse(*_: object) -> None:
+    raise AssertionError("built although the cache holds it")
+
+
+def test_default_zip_areas_and_adjacency_are_the_same_from_the_cache(ri_scored, cache_folder, monkeypatch):
+    cold = _everything(units.build_units(ri_scored))
+    assert cold["island_links"] and cold["far_accounts"].empty  # Block Island: a link, not a shared border
+    kinds = {"-".join(p.name.split("-")[:2]) for p in cache_folder.glob("*.npz")} - {"zip-table"}
+    assert kinds == {"state-outlines", "zip-adjacency", "zip-areas"}
+    units.voronoi_zip_areas.cache_clear()
+    units.state_outlines.cache_clear()
+    for name in ("_build_voronoi_areas", "_rook", "_read_state_outlines"):
+        monkeypatch.setattr(units, name, _refuse)
+    warm = _everything(units.build_units(ri_scored))
+    _assert_same(cold, warm)
+
+
+def test_the_cache_gives_what_building_without_it_gives(ri_scored, cache_folder, monkeypatch):
+    units.build_units(ri_scored)  # fills the cache
+    units.voronoi_zip_areas.cache_clear()
+    warm = _everything(units.build_units(ri_scored))
+    monkeypatch.setenv("TERRITORY_GEO_CACHE", "")
+    units.voronoi_zip_areas.cache_clear()
+    units.state_outlines.cache_clear()
+    _assert_same(_everything(units.build_units(ri_scored)), warm)
+
+
+def test_a_truncated_cache_entry_is_built_again(ri_scored, cache_folder):
+    cold = _everything(units.build_units(ri_scored))
+    entries = sorted(cache_folder.glob("*.npz"))
+    for path in entries:
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 3])
+    units.voronoi_zip_areas.cache_clear()
+    units.state_outlines.cache_clear()
+    _assert_same(cold, _everything(units.build_units(ri_scored)))
+    for path in entries:  # written again, whole
+        with np.load(path, allow_pickle=False) as stored:
+            assert "_key" in stored.files
+
+
+def test_adjacency_of_other_zip_areas_is_not_taken_from_the_cache(ri_scored, cache_folder):
+    areas = units.voronoi_zip_areas(("RI",))
+    key = units._voronoi_key(("RI",))
+    rook = units._rook(areas)
+    arrays = units._rook_arrays(areas.index.to_numpy(), rook)
+    with pytest.raises(ValueError, match="other ZIP areas"):
+        units._rook_of(areas.index.to_numpy()[:-1], arrays)
+    cache.write("zip-adjacency", key, arrays | {"zips": arrays["zips"][::-1]})
+    built = units.build_units(ri_scored)
+    assert list(built.neighbors.items()) == list(rook[0].items()) and built.borders == rook[2]
+
+
+def test_zip_areas_from_a_polygon_file_are_not_cached(ri_scored, cache_folder):
+    areas = units.voronoi_zip_areas(("RI",)).copy()
+    before = sorted(p.name for p in cache_folder.glob("*.npz"))
+    built = units.build_units(ri_scored, areas)
+    assert built.geometry_source == "polygon file"
+    assert sorted(p.name for p in cache_folder.glob("*.npz")) == before
+    assert not list(cache_folder.glob("zip-adjacency-*.npz"))
+
+
+def test_the_state_outlines_file_is_the_one_libpysal_names():
+    from libpysal import examples
+
+    assert units._us48_path() == examples.get_path("us48.shp")

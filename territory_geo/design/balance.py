@@ -17,7 +17,6 @@ from functools import cached_property
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
 
 from territory_geo.design.border import BorderSearch, past
 from territory_geo.design.bounds import dual_lower_bound
@@ -253,6 +252,8 @@ class LocalSearch:
         """Plan flows of surplus between adjacent territories (least total flow that clears every excess, an LP on
         the territory graph), then realise each as a slice moved across that border. Surplus thereby crosses
         territories that are themselves full."""
+        from scipy.optimize import linprog
+
         dev = self.deviations()
         excess = dev * self.p.shares  # in units of the total measure
         units, nbr_t = self._boundary()

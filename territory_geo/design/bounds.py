@@ -5,7 +5,6 @@ to steer the design)."""
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 
 from territory_geo.design.problem import Problem
 from territory_geo.design.start import Transport, solve_transport
@@ -41,6 +40,8 @@ def dual_lower_bound(problem: Problem, smoothing: tuple[float, ...] = (0.02, 0.0
     docs/BENCHMARKS.md). Locked ZIPs count for their rep only. None where the LP would be as large as the design
     (above ``max_variables`` unit x rep pairs, as :func:`lp_lower_bound`) or a target is not positive (the named
     accounts fill it)."""
+    from scipy.optimize import minimize
+
     pot = problem.geo.values[:, 0]
     k = len(problem.tids)
     target = problem.shares * (pot.sum() + problem.fixed[:, 0].sum()) - problem.fixed[:, 0]

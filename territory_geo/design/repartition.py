@@ -33,7 +33,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 
 from territory_geo.design.border import BorderSearch
 from territory_geo.design.resplit import spanning_tree
@@ -113,6 +112,8 @@ class RegionPartition:
 
     def _redraw(self, assign: list[int], reps: list[int], goal: float, trees: int, node_limit: int,
                 time_limit: float) -> list[int] | None:
+        from scipy.optimize import linear_sum_assignment
+
         in_region = set(reps)
         units = [u for u, a in enumerate(assign) if a in in_region]
         where = {u: i for i, u in enumerate(units)}
@@ -220,6 +221,8 @@ class RegionPartition:
     def _cover(self, pieces: list[frozenset[int]], columns: list[tuple[int, int]], roundness: list[float], m: int,
                sizes: list[int], node_limit: int, time_limit: float) -> list[tuple[int, int]] | None:
         """The set-partitioning MILP; the chosen (piece, group) columns, or None if none was found."""
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
         n_col = len(columns)
         rows, cols = [], []
         for j, (c, g) in enumerate(columns):

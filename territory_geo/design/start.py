@@ -7,8 +7,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import linprog
-from sklearn.cluster import KMeans
 
 from territory_geo.design.measure import norms, targets, unit_measure
 from territory_geo.design.problem import Problem
@@ -19,6 +17,8 @@ from territory_geo.settings import DesignSettings
 
 def kmeans(problem: Problem, seed: int) -> np.ndarray:
     """k-means on projected ZIP centroids, weighted by potential, started at the reps' homes: cluster i -> rep i."""
+    from sklearn.cluster import KMeans
+
     km = KMeans(n_clusters=len(problem.tids), init=problem.homes, n_init=1, random_state=seed)
     return km.fit(problem.geo.xy, sample_weight=problem.weight_u).labels_.astype(np.int64)
 
@@ -214,6 +214,8 @@ def solve_transport(tp: Transport, cost: np.ndarray, band: float, candidates: in
     lock. The band is widened by the factors in ``widen`` while infeasible; returns the fractional assignment
     (n x K) or None.
     """
+    from scipy.optimize import linprog
+
     n, k = tp.dist.shape
     if isinstance(candidates, tuple):
         rows, cols = candidates
