@@ -167,6 +167,8 @@ def test_bad_sweeps_are_refused_before_any_run(florida: design.DesignInputs) -> 
         sweep.frontier(florida, "disruption", values={"disruption": (1.5,)})
     with pytest.raises(TerritoryError, match="`tolerance` was 2.0"):
         sweep.frontier(florida, "disruption", tolerance=2.0)
+    with pytest.raises(TerritoryError, match=r"The disruption frontier needs today's ownership \(an owner column"):
+        sweep.frontier(replace(florida, baseline=None), "disruption")
 
 
 def test_setting_labels() -> None:

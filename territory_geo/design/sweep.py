@@ -203,7 +203,7 @@ def _design_run(shared: _Shared, spec: _Spec) -> Run:
                else {k: float(v) for k, v in designer.baseline_summary_.items()})
 
 
-def _specs(kinds: Sequence[str], values: Mapping[str, Sequence[float]] | None,
+def _specs(inputs: DesignInputs, kinds: Sequence[str], values: Mapping[str, Sequence[float]] | None,
            scenarios: Mapping[str, Scenario] | None, seed: int, settings: DesignSettings | None,
            options: dict[str, Any]) -> list[_Spec]:
     """The runs of the frontiers ``kinds``, each checked by building its designer (bad options fail here, before
@@ -215,6 +215,10 @@ def _specs(kinds: Sequence[str], values: Mapping[str, Sequence[float]] | None,
     specs = []
     for kind in kinds:
         sweep_kind = SWEEPS[kind]
+        if sweep_kind.setting == "disruption_budget" and (inputs.baseline is None or inputs.baseline.empty):
+            msg = ("The disruption frontier needs today's ownership (an owner column in the accounts); without "
+                   "owners, sweep the travel frontier only (CLI: --sweep --scenario proximity).")
+            raise TerritoryError(msg)
         base = (scenarios or {}).get(kind, SCENARIOS[sweep_kind.scenario])
         chosen = tuple((values or {}).get(kind, sweep_kind.values))
         if sweep_kind.setting == "tolerance" and options.get("tolerance") is not None:
@@ -329,7 +333,7 @@ def run_sweep(inputs: DesignInputs, kinds: Sequence[str] = tuple(SWEEPS), *, see
     """
     from distributed import as_completed
 
-    specs = _specs(list(kinds), values, scenarios, seed, settings, designer_options)
+    specs = _specs(inputs, list(kinds), values, scenarios, seed, settings, designer_options)
     matrix = estimated_matrix(inputs) if matrix is None else matrix
     stops = trips.Stops.of_units(inputs.units)
     with _cluster(client, address, len(specs)) as dask:
