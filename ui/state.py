@@ -398,8 +398,10 @@ def design_now(current: Active, request: DesignRequest, scenario: str) -> Design
                                         pin_top_n=request.pin_top_n, thorough=request.thorough,
                                         allow_cross_region=request.allow_cross_region)
     designer.fit(_design_inputs(current.key, current))
-    matrix, calibration = zip_matrix(current)
-    field = field_table(current, designer.rep_assignment(), matrix, calibration)
+    field = getattr(designer, "field_", None)  # the designer's own drive-hours figures when it has them
+    if not (isinstance(field, pd.DataFrame) and {"drive_hours_month", "travel_share"} <= set(field.columns)):
+        matrix, calibration = zip_matrix(current)
+        field = field_table(current, designer.rep_assignment(), matrix, calibration)
     result = Designed(scenario, designer, field, time.perf_counter() - start)
     _keep(_designs(), request.design_key(current.key, scenario), result, KEPT_DESIGNS)
     return result
