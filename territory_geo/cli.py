@@ -12,6 +12,7 @@ import argparse
 import functools
 import itertools
 import json
+import math
 import os
 import shutil
 import sys
@@ -36,6 +37,8 @@ EXIT_BAD_INPUT = 2
 
 #: What ``design`` writes in each scenario's folder (see :func:`territory_geo.export.write_design`).
 DESIGN_FILES = ("assignment.csv", "account_assignment.csv", "territories.geojson", "metrics.json")
+#: What ``design --sweep`` writes (:func:`territory_geo.design.sweep.run_sweep`).
+FRONTIER_FILE = "frontier.csv"
 #: What ``drivetime`` writes (``drive_hours.csv`` only with owned accounts and ZIP-unit targets).
 DRIVETIME_FILES = ("matrix.csv", "calibration.json", "drive_hours.csv")
 
@@ -81,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-cross-region", action="store_true", default=None,
                    help="let a territory span regions no road joins (AK, HI, PR, ... and the lower 48); by default "
                         "each region is covered by the reps who live there")
+    p.add_argument("--sweep", action="store_true",
+                   help="instead of designs, write frontier.csv: the min-disruption scenario at disruption budgets "
+                        "0/5/10/20/40 %% and the proximity scenario at tolerances ±2.5/5/10/20 %%, one run each on "
+                        "Dask (TERRITORY_GEO_DASK_SCHEDULER, else a LocalCluster); --scenario disruption or "
+                        "proximity runs that frontier only; --tolerance applies to the disruption frontier")
     p.add_argument("--out", required=True, type=Path, help=_OUT_DIR)
 
     p = sub.add_parser("drivetime", help="drive-time matrix from rep homes to ZIP units (or accounts); writes "
@@ -334,10 +342,11 @@ def _design_config(args: argparse.Namespace) -> DesignConfig:
                         thorough=args.thorough, allow_cross_region=args.allow_cross_region)
 
 
-@_writes("dir", (*DESIGN_FILES, "comparison.json", *SCENARIOS))
+@_writes("dir", (*DESIGN_FILES, "comparison.json", *SCENARIOS, FRONTIER_FILE))
 def _cmd_design(args: argparse.Namespace, out: Path) -> int:
     config = _design_config(args)
     names = config.scenario_names
+    frontiers = _frontiers(args) if args.sweep else ()
 
     data = ingest(args.accounts, args.reps)
     if data.scored is None or data.reps is None:
@@ -349,6 +358,8 @@ def _cmd_design(args: argparse.Namespace, out: Path) -> int:
     _print_far_accounts(built, data.scored.accounts)
     inputs = design.prepare_inputs(data.scored.accounts, data.reps.data, built,
                                    locks=config.locks, named=config.named)
+    if args.sweep:
+        return _sweep(args, config, inputs, frontiers, out)
     comparison = {}
     for scenario_name in names:
         scenario = design.scenario_from_mapping(SCENARIOS[scenario_name],
@@ -373,6 +384,48 @@ def _cmd_design(args: argparse.Namespace, out: Path) -> int:
               f"{metrics['runtime_s']:.1f} s) -> {args.out / folder}")
     if len(names) > 1:
         (out / "comparison.json").write_text(json.dumps(comparison, indent=2, default=str))
+    return EXIT_OK
+
+
+#: ``--scenario`` -> the frontiers ``design --sweep`` runs (no ``--scenario``: both).
+_FRONTIERS = {None: ("disruption", "travel"), "all": ("disruption", "travel"), "disruption": ("disruption",),
+              "proximity": ("travel",)}
+
+
+def _frontiers(args: argparse.Namespace) -> tuple[str, ...]:
+    """The frontiers ``design --sweep`` runs for ``--scenario`` (checked before anything is computed)."""
+    if args.scenario not in _FRONTIERS:
+        msg = (f"--sweep sweeps the min-disruption scenario (disruption budgets) and the proximity scenario "
+               f"(tolerances); --scenario {args.scenario} has no frontier. Leave --scenario out, or give disruption, "
+               "proximity or all.")
+        raise TerritoryError(msg)
+    return _FRONTIERS[args.scenario]
+
+
+def _sweep(args: argparse.Namespace, config: DesignConfig, inputs: design.DesignInputs, kinds: tuple[str, ...],
+           out: Path) -> int:
+    """``design --sweep``: the frontiers as ``frontier.csv`` (:data:`territory_geo.design.sweep.FRONTIER_COLUMNS`,
+    then ``kind`` and ``value``), one line per run on stdout. The config's scenario overrides apply; its tolerance
+    (or ``--tolerance``) is the disruption frontier's, since the travel frontier sweeps the tolerance."""
+    from territory_geo.design import sweep
+
+    scenarios = {}
+    for kind in kinds:
+        name = sweep.SWEEPS[kind].scenario
+        overrides = config.scenario_overrides.get(name, {})
+        if kind == "disruption" and config.tolerance is not None:
+            overrides = {**overrides, "tolerance": config.tolerance}
+        scenarios[kind] = design.scenario_from_mapping(SCENARIOS[name], overrides)
+    table = sweep.run_sweep(inputs, kinds, seed=config.seed, settings=config.engine, scenarios=scenarios,
+                            pin_top_n=config.pin_top_n, max_seconds=config.max_seconds, thorough=config.thorough,
+                            allow_cross_region=config.allow_cross_region).table()
+    export.to_safe_csv(table, out / FRONTIER_FILE)
+    for row in table.itertuples():
+        changed = "n/a (no owners)" if math.isnan(row.arr_changed_share) else f"{row.arr_changed_share:.1%}"
+        print(f"{row.kind} {row.setting}: {row.status} (CV {row.cv_potential:.3f}, max dev "
+              f"{row.max_dev_potential:.1%}, ARR changing owner {changed}, drive h/month {row.drive_hours_total:.0f} "
+              f"total, {row.drive_hours_max:.0f} worst rep, PP {row.pp_mean:.2f})")
+    print(f"{len(table)} run(s) -> {args.out / FRONTIER_FILE}")
     return EXIT_OK
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -31,6 +33,11 @@ def _metrics(at: AppTest) -> dict[str, str]:
 def _shown(markdown: str) -> str:
     """The text a Markdown source renders as, for sources whose user-derived parts are backslash-escaped."""
     return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def _frame(at: AppTest, column: str):
+    """The first table on the page with ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
 def _run_home(inputs: Inputs | None = None) -> AppTest:
@@ -139,7 +146,8 @@ def test_what_is_set_aside_is_said_on_home_and_territories(app_env: Path) -> Non
     assert not at.exception
     warnings = [_shown(w.value) for w in at.warning]
     assert any("duplicate id" in w and "The designs below work without them." in w for w in warnings)
-    assert len(at.dataframe[1].value) == 14
+    at.button(key="terr_design").click().run()
+    assert len(_frame(at, "contiguous")) == 14
 
 
 def test_home_saves_and_reopens_a_dataset(app_env: Path) -> None:
@@ -212,24 +220,106 @@ def test_accounts_map_on_an_unusable_dataset_says_what_to_do(app_env: Path) -> N
     assert any("cannot be mapped" in e.value for e in at.error)
 
 
-def test_territories_page_designs_compares_and_saves(app_env: Path) -> None:
+def _designs_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every TerritoryDesigner.fit call from now on, by scenario name."""
+    from territory_geo.design import designer
+
+    calls: list[str] = []
+    fit = designer.TerritoryDesigner.fit
+
+    def counted(self, inputs):
+        calls.append(self.scenario.name)
+        return fit(self, inputs)
+
+    monkeypatch.setattr(designer.TerritoryDesigner, "fit", counted)
+    return calls
+
+
+def test_territories_page_designs_only_on_the_button(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening the page, changing a setting, switching pages: nothing is designed. Design designs; a changed setting
+    keeps the old results with a note; settings designed before in the session are not designed again."""
+    calls = _designs_counted(monkeypatch)
+    at = _run_home()
+    at.session_state["terr_scenarios"] = ["evenness"]
+    at.switch_page("pages/territories.py").run()
+    assert not at.exception and calls == []
+    assert any("press **Design**: nothing is designed until then" in i.value for i in at.info)
+    assert not any("cv_potential" in d.value.columns for d in at.dataframe)  # no comparison yet
+
+    at.number_input(key="terr_seed").set_value(3).run()  # a form: nothing reaches the page until Design
+    assert calls == [] and not at.dataframe
+
+    at.number_input(key="terr_seed").set_value(3)
+    at.button(key="terr_design").click().run()
+    assert not at.exception and calls == ["evenness"]
+    assert at.status[0].label == "Designed 1 scenario(s)." and at.status[0].state == "complete"
+    assert _frame(at, "cv_potential")["plan"].tolist() == ["Current ownership", "Seeded k-means (unbalanced)",
+                                                            "A · Max revenue evenness"]
+    assert at.session_state["terr_requests"][next(iter(at.session_state["terr_requests"]))].seed == 3
+
+    at.session_state["terr_seed"] = 4  # a setting changed but not designed with
+    at.run()
+    assert calls == ["evenness"]
+    assert any(w.value.startswith("Settings changed — press **Design**") and "seed 3" in w.value for w in at.warning)
+    assert "cv_potential" in _frame(at, "cv_potential")  # the old results stay
+
+    at.button(key="terr_design").click().run()
+    assert calls == ["evenness", "evenness"]
+    assert not any(w.value.startswith("Settings changed") for w in at.warning)
+
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/territories.py").run()
+    assert not at.exception and calls == ["evenness", "evenness"]  # kept for the session
+    assert at.number_input(key="terr_seed").value == 4  # the form shows what the results were designed with
+    assert len(_frame(at, "contiguous")) == 15
+
+    at.session_state["terr_seed"] = 3
+    at.button(key="terr_design").click().run()
+    assert calls == ["evenness", "evenness"]  # seed 3 was designed earlier in this session
+    assert any("kept from an earlier design" in m.value for m in at.status[0].markdown)
+
+
+def test_territories_page_designs_compares_explains_and_saves(app_env: Path) -> None:
     at = _run_home()
     at.session_state["terr_scenarios"] = ["evenness", "blend"]
     at.switch_page("pages/territories.py").run()
+    at.button(key="terr_design").click().run()
     assert not at.exception
-    comparison = at.dataframe[0].value.set_index("plan")
+    comparison = _frame(at, "cv_potential").set_index("plan")
     assert list(comparison.index) == ["Current ownership", "Seeded k-means (unbalanced)",
                                       "A · Max revenue evenness", "D · Balanced blend (40/30/30)"]
     assert comparison.loc["A · Max revenue evenness", "max_dev_potential"] <= 0.025 + 1e-9
     assert comparison.loc["Current ownership", "cv_potential"] > 0.5  # the legacy design is visibly unbalanced
     assert (comparison["n_noncontiguous"].dropna() == 0).all()
+    assert comparison["drive_hours_total"].drop("Seeded k-means (unbalanced)").gt(0).all()
     assert any("within ±2.5%" in _shown(s.value) for s in at.success)
-    territories = at.dataframe[1].value
+    shown = at.dataframe[0].proto  # plain names, each with its explanation, instead of keys
+    config = json.loads(shown.columns)
+    assert config["cv_potential"]["label"] == "CV of potential"
+    assert "lower is fairer" in config["cv_potential"]["help"].lower()
+    assert config["pp_mean"]["label"] == "Compactness (Polsby–Popper)" and "1 = a circle" in config["pp_mean"]["help"]
+    assert config["travel_share"]["label"] == "Travel share (worst rep)"
+    assert all("_" not in c["label"] for c in config.values() if "label" in c)
+    territories = _frame(at, "contiguous")
     assert len(territories) == 15 and territories["contiguous"].all()
     at.button(key="terr_save").click().run()
     assert any("Saved as plan" in s.value for s in at.success)
     plans = Store(app_env).list_plans(1)
     assert "A · Max revenue evenness" in set(plans["name"])
+
+
+def test_territories_legend_lists_every_rep_in_its_colour(app_env: Path) -> None:
+    from ui import maps
+
+    at = _run_home()
+    at.session_state["terr_scenarios"] = ["evenness"]
+    at.switch_page("pages/territories.py").run()
+    at.button(key="terr_design").click().run()
+    legend = _frame(at, "colour")
+    roster = pd.read_csv(Path(APP).parent / "data/demo/reps.csv", dtype=str)
+    assert legend["rep"].tolist() == roster["Name"].tolist()
+    expected = maps.territory_color([f"T-{r}" for r in roster["Rep ID"]])
+    assert legend["colour"].tolist() == [maps.hex_color(c) for c in expected.values()]
 
 
 def test_territories_page_thorough_toggle_designs_with_region_redraws(app_env: Path) -> None:
@@ -238,9 +328,12 @@ def test_territories_page_thorough_toggle_designs_with_region_redraws(app_env: P
     at.session_state["terr_scenarios"] = ["evenness"]
     at.switch_page("pages/territories.py").run()
     assert at.checkbox(key="terr_thorough").value is False
-    at.checkbox(key="terr_thorough").check().run()
+    at.checkbox(key="terr_thorough").check()
+    at.button(key="terr_design").click().run()
     assert not at.exception
-    comparison = at.dataframe[0].value.set_index("plan")
+    designed = next(iter(at.session_state["terr_designs"].values())).designer
+    assert designed.thorough is True
+    comparison = _frame(at, "cv_potential").set_index("plan")
     assert comparison.loc["A · Max revenue evenness", "max_dev_potential"] <= 0.025 + 1e-9
     assert comparison.loc["A · Max revenue evenness", "n_noncontiguous"] == 0
 
@@ -249,9 +342,75 @@ def test_territories_page_rolls_up_regions(app_env: Path) -> None:
     at = _run_home()
     at.session_state["terr_scenarios"] = ["evenness"]
     at.switch_page("pages/territories.py").run()
+    at.button(key="terr_design").click().run()
     assert not at.exception
-    regions = at.dataframe[2].value.set_index("region")
+    regions = _frame(at, "worst_dev_potential").set_index("region")
     assert regions["territories"].to_dict() == {"Atlantic": 6, "Florida": 6, "Gulf": 3}
+
+
+def _chart_points(chart) -> pd.DataFrame:
+    """The points an Altair chart element on the page plots (its Arrow datasets)."""
+    import pyarrow as pa
+
+    return pd.concat([pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets])
+
+
+@pytest.fixture
+def dask_scheduler(monkeypatch: pytest.MonkeyPatch):
+    """An in-process LocalCluster as TERRITORY_GEO_DASK_SCHEDULER."""
+    import warnings
+
+    from distributed import LocalCluster
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # distributed's own start-up and shut-down notices are not ours to fail on
+        with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+            monkeypatch.setenv("TERRITORY_GEO_DASK_SCHEDULER", cluster.scheduler_address)
+            yield cluster
+
+
+def test_territories_trade_offs_on_request_and_a_picked_point_shows_its_plan(
+        app_env: Path, dask_scheduler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the Florida instance: "Show trade-offs" runs the sweep on the scheduler and draws both charts with today's
+    ownership, the designed scenario and each setting; picking a point shows and saves that plan."""
+    from dataclasses import replace
+
+    from territory_geo.design import sweep
+    from tests.test_sweep import florida_files
+
+    monkeypatch.setitem(sweep.SWEEPS, "disruption", replace(sweep.SWEEPS["disruption"], values=(0.4,)))
+    monkeypatch.setitem(sweep.SWEEPS, "travel", replace(sweep.SWEEPS["travel"], values=(0.05, 0.2)))
+    accounts, reps = florida_files()
+    at = _run_home(Inputs(label="florida.csv", accounts=InputFile("accounts.csv", accounts),
+                          reps=InputFile("reps.csv", reps)))
+    at.session_state["terr_scenarios"] = ["evenness"]
+    at.switch_page("pages/territories.py").run()
+    at.button(key="terr_design").click().run()
+    assert not at.get("vega_lite_chart")  # not before it is asked for
+    at.button(key="terr_tradeoffs").click().run()
+    assert not at.exception
+    assert "design_run" in dask_scheduler.scheduler.task_prefixes
+    assert at.status[-1].label == "Designed 3 trade-off setting(s)."
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2
+    disruption, travel = (_chart_points(c) for c in charts)
+    assert disruption["key"].tolist() == ["disruption:0.4", "scenario:evenness", "current"]
+    assert travel["key"].tolist() == ["travel:0.05", "travel:0.2", "scenario:evenness", "current"]
+    assert travel.set_index("key").loc["current", "arr_changed_share"] == 0.0
+
+    at.session_state["terr_chart_travel"] = {"selection": {"pick": [{"key": "travel:0.2"}]}}  # a click on ±20 %
+    at.run()
+    assert at.selectbox(key="terr_show").value == "travel:0.2"
+    run = next(r for r in at.session_state["terr_sweeps"][next(iter(at.session_state["terr_sweeps"]))].runs
+               if r.key == "travel:0.2")
+    shown = _frame(at, "contiguous").set_index("territory_id")
+    assert shown["potential"].to_dict() == run.table["potential"].to_dict()
+    assert any(w.value.startswith("C · Max rep proximity \\(±20%\\)") for w in [*at.success, *at.warning])
+    at.button(key="terr_save").click().run()
+    saved = Store(app_env).list_plans(1)
+    assert "C · Max rep proximity (±20%)" in set(saved["name"])
+    plan = Store(app_env).load_plan(int(saved.loc[saved["name"] == "C · Max rep proximity (±20%)", "id"].iloc[0]))
+    assert dict(plan.assignment) == run.rep_assignment().to_dict()
 
 
 TINY_ROADS = Path(__file__).resolve().parent / "data" / "tiny_roads.osm"

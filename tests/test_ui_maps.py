@@ -58,3 +58,11 @@ def test_view_frames_the_points(scored: pd.DataFrame) -> None:
     assert 25 < view.latitude < 34 and -85 < view.longitude < -80
     assert 4 < view.zoom < 8
     assert maps.view_for(scored.iloc[0:0]).zoom == pytest.approx(3.3)
+
+
+def test_the_legend_names_each_territorys_rep_in_its_colour() -> None:
+    colors = maps.territory_color(["T-R1", "T-R2", "T-R3"])
+    legend = maps.legend_frame(colors, {"T-R1": "Ana", "T-R2": "Ben"})
+    assert legend.to_dict("list") == {"colour": ["#1f77b4", "#ff7f0e", "#2ca02c"], "rep": ["Ana", "Ben", "T-R3"],
+                                      "territory": ["T-R1", "T-R2", "T-R3"]}
+    assert maps.hex_color([8, 69, 148, 170]) == "#084594"

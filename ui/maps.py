@@ -186,3 +186,16 @@ def isochrone_deck(rows: list[dict], homes: pd.DataFrame, view: pdk.ViewState) -
         _homes_layer(homes, radius_px=5),
     ]
     return _deck(layers, view, "{rep}: within {minutes} min ({source})")
+
+
+def hex_color(rgb: list[int] | tuple[int, ...]) -> str:
+    """``#rrggbb`` of an RGB(A) colour (alpha dropped)."""
+    return "#" + "".join(f"{int(c):02x}" for c in list(rgb)[:3])
+
+
+def legend_frame(colors: dict[str, list[int]], rep_names: dict[str, str]) -> pd.DataFrame:
+    """The territory map's legend: one row per territory, in the colours' order (``colour`` as ``#rrggbb``,
+    ``rep``, ``territory``)."""
+    return pd.DataFrame({"colour": [hex_color(c) for c in colors.values()],
+                         "rep": [rep_names.get(t, t) for t in colors],
+                         "territory": list(colors)})

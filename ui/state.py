@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from territory_geo import dataset, design, trips, units, workbench
+from territory_geo import dataset, design, metrics, trips, units, workbench
 from territory_geo import drivetime as dt
 from territory_geo.errors import StoreError, TerritoryError
-from territory_geo.settings import ScoringSettings, scoring_from_mapping, store_path
+from territory_geo.settings import ScoringSettings, dask_scheduler, scoring_from_mapping, store_path
 from territory_geo.store import Store
 from ui.widgets import dataset_badge, literal
 
@@ -315,21 +316,249 @@ def _design(key: str, scenario: str, tolerance: float | None, pin_top_n: int, se
 
 def design_scenario(current: Active, scenario: str, tolerance: float | None = None, pin_top_n: int = 0,
                     seed: int = 0, thorough: bool = False, allow_cross_region: bool = False) -> design.TerritoryDesigner:
-    """A scenario designed for the active dataset (cached per dataset and settings; treat as read-only)."""
+    """A scenario designed for the active dataset: the Territories page's design with these settings when this
+    session has one, else designed and cached per dataset and settings (treat as read-only)."""
+    request = DesignRequest((scenario,), tolerance, pin_top_n, seed, thorough, allow_cross_region)
+    kept = _designs().get(request.design_key(current.key, scenario))
+    if kept is not None:
+        return kept.designer
     return _design(current.key, scenario, tolerance, pin_top_n, seed, thorough, allow_cross_region, current)
 
 
-def save_plan(current: Active, result: design.TerritoryDesigner, scenario: str) -> int:
-    """Save a designed plan (ZIP -> rep) with its rationale; the dataset is saved first if needed."""
+# --- the Territories page: designs on request, kept for the session --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DesignRequest:
+    """The Territories page's settings, as submitted with its Design button."""
+
+    scenarios: tuple[str, ...]
+    tolerance: float | None = None
+    pin_top_n: int = 0
+    seed: int = 0
+    thorough: bool = False
+    allow_cross_region: bool = False
+
+    def design_key(self, dataset_key: str, scenario: str) -> tuple:
+        """What a designed scenario is kept under: the dataset and every setting that changes its plan."""
+        return (dataset_key, scenario, self.tolerance, self.pin_top_n, self.seed, self.thorough,
+                self.allow_cross_region)
+
+    def sweep_key(self, dataset_key: str) -> tuple:
+        """What a sweep is kept under (the scenarios compared do not change it)."""
+        return (dataset_key, self.tolerance, self.pin_top_n, self.seed, self.thorough, self.allow_cross_region)
+
+    def describe(self) -> str:
+        """The settings in a line, for the page."""
+        tolerance = "each scenario's tolerance" if self.tolerance is None else f"tolerance ±{self.tolerance:.1%}"
+        extras = [f"top {self.pin_top_n} accounts protected"] if self.pin_top_n else []
+        extras += ["thorough"] if self.thorough else []
+        extras += ["across water allowed"] if self.allow_cross_region else []
+        return ", ".join([f"{len(self.scenarios)} scenario(s)", tolerance, f"seed {self.seed}", *extras])
+
+
+@dataclass(frozen=True)
+class Designed:
+    """A scenario designed on the Territories page: the designer (read-only), its reps' field months and the wall
+    time of both."""
+
+    name: str
+    designer: design.TerritoryDesigner
+    field: pd.DataFrame
+    seconds: float
+
+
+#: Designs and sweeps kept per session (the oldest go first).
+KEPT_DESIGNS = 24
+KEPT_SWEEPS = 4
+
+
+def _designs() -> dict[tuple, Designed]:
+    return st.session_state.setdefault("terr_designs", {})
+
+
+def _keep(store_: dict, key: tuple, value: object, limit: int) -> None:
+    store_.pop(key, None)
+    store_[key] = value
+    while len(store_) > limit:
+        store_.pop(next(iter(store_)))
+
+
+def designed(current: Active, request: DesignRequest, scenario: str) -> Designed | None:
+    """The scenario designed with ``request``'s settings in this session, or None."""
+    return _designs().get(request.design_key(current.key, scenario))
+
+
+def design_now(current: Active, request: DesignRequest, scenario: str) -> Designed:
+    """Design ``scenario`` with ``request``'s settings (and its reps' drive hours) and keep it for the session."""
+    import time
+
+    start = time.perf_counter()
+    designer = design.TerritoryDesigner(scenario, tolerance=request.tolerance, seed=request.seed,
+                                        pin_top_n=request.pin_top_n, thorough=request.thorough,
+                                        allow_cross_region=request.allow_cross_region)
+    designer.fit(_design_inputs(current.key, current))
+    field = getattr(designer, "field_", None)  # the designer's own drive-hours figures when it has them
+    if not (isinstance(field, pd.DataFrame) and {"drive_hours_month", "travel_share"} <= set(field.columns)):
+        matrix, calibration = zip_matrix(current)
+        field = field_table(current, designer.rep_assignment(), matrix, calibration)
+    result = Designed(scenario, designer, field, time.perf_counter() - start)
+    _keep(_designs(), request.design_key(current.key, scenario), result, KEPT_DESIGNS)
+    return result
+
+
+def last_request(current: Active) -> DesignRequest | None:
+    """The settings last designed with on the Territories page for the active dataset (None: nothing yet)."""
+    return st.session_state.setdefault("terr_requests", {}).get(current.key)
+
+
+def set_last_request(current: Active, request: DesignRequest) -> None:
+    st.session_state.setdefault("terr_requests", {})[current.key] = request
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _current_field(key: str, graph_key: str, _current: Active) -> pd.DataFrame | None:
+    assert _current.units is not None and _current.data.scored is not None
+    owners = units.ownership_by_zip(_current.units, _current.data.scored.accounts)
+    if owners.empty:
+        return None
+    matrix, calibration = zip_matrix(_current)
+    return field_table(_current, owners, matrix, calibration)
+
+
+def current_field(current: Active) -> pd.DataFrame | None:
+    """Each rep's field month under today's ownership (None without owners; once per dataset and road graph)."""
+    choice = graph_choice()
+    return _current_field(current.key, choice.digest if choice else "-", current)
+
+
+def sweep_result(current: Active, request: DesignRequest) -> design.Sweep | None:
+    """The trade-off sweep run with ``request``'s settings in this session, or None."""
+    return st.session_state.setdefault("terr_sweeps", {}).get(request.sweep_key(current.key))
+
+
+def run_sweep(current: Active, request: DesignRequest,
+              progress: Callable[[design.sweep.Run, int, int], None] | None = None) -> design.Sweep:
+    """Both frontiers (:func:`territory_geo.design.run_sweep`) with ``request``'s settings, on Dask, kept for the
+    session; the drive hours use the dataset's drive-time matrix (road graph or estimate). A tolerance override is
+    the disruption frontier's (the travel frontier sweeps the tolerance)."""
+    scenarios = {}
+    if request.tolerance is not None:
+        scenarios["disruption"] = replace(design.SCENARIOS["disruption"], tolerance=request.tolerance)
+    inputs = _design_inputs(current.key, current)
+    kinds = tuple(design.sweep.SWEEPS) if inputs.baseline is not None and not inputs.baseline.empty else ("travel",)
+    matrix, _ = zip_matrix(current)
+    address = dask_scheduler()
+    result = design.run_sweep(inputs, kinds, seed=request.seed, scenarios=scenarios, matrix=matrix,
+                              client=None if address else _local_cluster().client, address=address,
+                              progress=progress, pin_top_n=request.pin_top_n, thorough=request.thorough,
+                              allow_cross_region=request.allow_cross_region)
+    _keep(st.session_state.setdefault("terr_sweeps", {}), request.sweep_key(current.key), result, KEPT_SWEEPS)
+    return result
+
+
+@dataclass(frozen=True)
+class _DaskClient:
+    """A Dask client in a holder (Streamlit's cache refuses awaitable objects, and a client is one)."""
+
+    client: object
+
+
+@st.cache_resource(show_spinner=False)
+def _local_cluster() -> _DaskClient:
+    """A client of this app's LocalCluster (one worker process per CPU), started on the first sweep and kept.
+
+    Worker processes start by re-running the parent's ``__main__`` (multiprocessing's spawn), which in the app is
+    app.py: while they start, ``__main__`` is an empty module, so a worker never runs the app."""
+    import os
+    import sys
+    import types
+
+    from distributed import Client, LocalCluster
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    app_main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        cluster = LocalCluster(n_workers=cpus, threads_per_worker=1, processes=True, dashboard_address=None)
+    finally:
+        sys.modules["__main__"] = app_main
+    return _DaskClient(Client(cluster))
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A plan the Territories page can show, save and (for designed scenarios) export.
+
+    Attributes
+    ----------
+    key, label
+        Its id among the page's plans (``scenario:<name>``, ``<kind>:<value>`` for a sweep run, ``current``) and
+        its display name.
+    status, message
+        The verdict (``current`` for today's ownership).
+    summary
+        The scenario metrics.
+    assignment, rep_of
+        ZIP -> territory id, and territory id -> rep id.
+    table
+        Per-territory figures.
+    designer
+        The designer of a designed scenario (its exports need it), else None.
+    scenario
+        The scenario's name (``current`` for today's ownership).
+    """
+
+    key: str
+    label: str
+    status: str
+    message: str
+    summary: dict
+    assignment: pd.Series
+    rep_of: dict[str, str]
+    table: pd.DataFrame
+    designer: design.TerritoryDesigner | None = None
+    scenario: str = "current"
+
+    def rep_assignment(self) -> pd.Series:
+        """The plan as ZIP -> rep id."""
+        return self.assignment.map(self.rep_of)
+
+    @classmethod
+    def of_designer(cls, name: str, designer: design.TerritoryDesigner) -> PlanView:
+        problem = designer.problem_
+        return cls(f"scenario:{name}", designer.scenario.label, designer.status_, designer.message_,
+                   dict(designer.summary_), designer.plan_.to_series(),
+                   dict(zip(problem.tids, problem.rep_ids, strict=True)), designer.table_, designer, name)
+
+    @classmethod
+    def of_run(cls, run: design.sweep.Run) -> PlanView:
+        return cls(run.key, run.label, run.status, run.message, dict(run.summary), run.assignment, run.rep_of,
+                   run.table, scenario=design.sweep.SWEEPS[run.kind].scenario)
+
+    @classmethod
+    def of_current(cls, designer: design.TerritoryDesigner) -> PlanView | None:
+        """Today's ownership as the designer measured it (None without owners)."""
+        if designer.baseline_plan_ is None or designer.baseline_summary_ is None:
+            return None
+        problem = designer.problem_
+        rep_of = dict(zip(problem.tids, problem.rep_ids, strict=True))
+        table = metrics.territory_table(designer.baseline_plan_, problem.shares, problem.homes, rep_of)
+        return cls("current", "Current ownership", "current", "Today's ownership: each ZIP area's majority owner.",
+                   dict(designer.baseline_summary_), designer.baseline_plan_.to_series(), rep_of, table)
+
+
+def save_plan(current: Active, view: PlanView) -> int:
+    """Save a plan (ZIP -> rep) with its rationale; the dataset is saved first if needed."""
     saved = st.session_state.setdefault("saved_dataset_ids", {})
     if current.inputs.origin == "saved" and current.inputs.dataset_id is not None:
         saved.setdefault(current.key, current.inputs.dataset_id)
     if current.key not in saved:
         saved[current.key] = save_active(current, current.inputs.label)
-    summary = {k: float(v) for k, v in result.summary_.items() if isinstance(v, (int, float))}
-    return workbench.save_plan(store(), saved[current.key], result.rep_assignment(), result.scenario.label,
-                               rationale=f"{result.scenario.label}: {result.message_}",
-                               meta={"scenario": scenario, "summary": summary})
+    summary = {k: float(v) for k, v in view.summary.items() if isinstance(v, (int, float))}
+    return workbench.save_plan(store(), saved[current.key], view.rep_assignment(), view.label,
+                               rationale=f"{view.label}: {view.message}",
+                               meta={"scenario": view.scenario, "plan": view.key, "summary": summary})
 
 
 # --- drive time ----------------------------------------------------------------------------------------------------

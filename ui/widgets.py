@@ -1,8 +1,10 @@
-"""Render helpers shared by pages: literal text, the validation report, the dataset badge."""
+"""Render helpers shared by pages: literal text, the validation report, the dataset badge, tables with plain column
+names, the territory legend and the trade-off charts."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 import streamlit as st
@@ -147,3 +149,144 @@ def table(frame: pd.DataFrame, money_columns: tuple[str, ...] = (), percent_colu
     config |= {c: st.column_config.NumberColumn(c.replace("_", " "), format="percent") for c in percent_columns
                if c in frame.columns}
     st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+
+
+#: Plain names, a line of explanation and a number format for the design figures (scenario metrics, territory
+#: figures, frontier points). A column not listed shows as its key with spaces.
+DESIGN_LABELS: dict[str, tuple[str, str, str | None]] = {
+    "plan": ("Plan", "", None),
+    "cv_potential": ("CV of potential", "How uneven potential is across territories: the standard deviation of each "
+                     "territory's potential ÷ its target, divided by their mean. Lower is fairer; 0 = all on target.",
+                     "%.3f"),
+    "max_dev_potential": ("Worst deviation", "The territory farthest from its potential target, as a share of "
+                          "that target.", "percent"),
+    "cv_workload": ("CV of workload", "How uneven workload units are across territories (std ÷ mean, against "
+                    "targets). Lower is fairer.", "%.3f"),
+    "max_dev_workload": ("Worst workload deviation", "The territory farthest from its workload target, as a share "
+                         "of that target.", "percent"),
+    "n_noncontiguous": ("Territories in pieces", "Territories that are not one connected piece (0: all whole).",
+                        "%d"),
+    "pp_mean": ("Compactness (Polsby–Popper)", "Mean over territories of 4π × area ÷ perimeter²: 1 = a circle, "
+                "long thin shapes near 0.", "%.2f"),
+    "distance_km_weighted": ("Distance to home (km)", "Crow-fly km from each ZIP area to its rep's home, weighted "
+                             "by potential.", "%.1f"),
+    "accounts_changed": ("Accounts changing owner", "Accounts whose ZIP area gets a new owner.", "%d"),
+    "arr_changed_share": ("ARR changing owner", "Share of today's ARR whose ZIP area gets a new owner.", "percent"),
+    "share_reps_not_worse": ("Reps no worse off", "Share of reps whose potential is at least what they hold today.",
+                             "percent"),
+    "drive_hours_total": ("Drive h / month (all reps)", "Hours all reps drive in an average month to make their "
+                          "accounts' in-person visits (trip model; see Drive time).", "%.0f"),
+    "drive_hours_max": ("Drive h / month (worst rep)", "Hours the rep who drives most spends driving in an average "
+                        "month.", "%.1f"),
+    "travel_share": ("Travel share (worst rep)", "Drive hours as a share of the working month, for the rep who "
+                     "drives most (target below 25 %).", "percent"),
+    "setting": ("Setting", "The swept setting: the disruption budget (share of ARR allowed to change owner) or the "
+                "tolerance (±).", None),
+    "status": ("Verdict", "ok: every territory within the tolerance of its target; infeasible: see its message.",
+               None),
+    "rep_id": ("Rep id", "", None),
+    "rep": ("Rep", "", None),
+    "territory_id": ("Territory", "", None),
+    "potential": ("Potential", "Sum of the accounts' potential.", "dollar"),
+    "workload_units": ("Workload units", "Tier workload (A 3, B 2, C 1, +0.5 for a customer).", "%.1f"),
+    "accounts": ("Accounts", "", "%d"),
+    "arr": ("ARR", "Today's annual recurring revenue of the territory's accounts.", "dollar"),
+    "target_potential": ("Potential target", "The territory's share of all potential, by its rep's capacity.",
+                         "dollar"),
+    "dev_potential": ("Potential vs target", "Deviation of the potential from its target.", "percent"),
+    "target_workload_units": ("Workload target", "The territory's share of all workload, by its rep's capacity.",
+                              "%.1f"),
+    "dev_workload_units": ("Workload vs target", "Deviation of the workload from its target.", "percent"),
+    "area_km2": ("Area (km²)", "", "%.0f"),
+    "perimeter_km": ("Perimeter (km)", "", "%.0f"),
+    "polsby_popper": ("Compactness (Polsby–Popper)", "4π × area ÷ perimeter²: 1 = a circle, long thin shapes near 0.",
+                      "%.2f"),
+    "contiguous": ("One piece", "Whether the territory is one connected piece.", None),
+    "distance_km": ("Distance to home (km)", "Crow-fly km from the territory's ZIP areas to its rep's home, "
+                    "weighted by potential.", "%.1f"),
+    "region": ("Region", "", None),
+    "territories": ("Territories", "", "%d"),
+    "worst_dev_potential": ("Worst deviation", "The region's territory farthest from its potential target.",
+                            "percent"),
+}
+
+
+def column_label(column: str) -> str:
+    """The plain name of a design figure (its key with spaces when it has none)."""
+    return DESIGN_LABELS.get(column, (column.replace("_", " "), "", None))[0]
+
+
+def design_table(frame: pd.DataFrame, labels: Mapping[str, tuple[str, str, str | None]] = DESIGN_LABELS) -> None:
+    """A table of design figures with plain column names, a line of explanation on each, and number formats."""
+    config: dict[str, object] = {}
+    for column in frame.columns:
+        label, help_text, number = labels.get(column, (column.replace("_", " "), "", None))
+        if frame[column].dtype == bool:
+            config[column] = st.column_config.CheckboxColumn(label, help=help_text or None)
+        elif pd.api.types.is_numeric_dtype(frame[column]):
+            config[column] = st.column_config.NumberColumn(label, help=help_text or None, format=number)
+        else:
+            config[column] = st.column_config.TextColumn(label, help=help_text or None)
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+
+
+def legend(frame: pd.DataFrame) -> None:
+    """The territory map's legend (:func:`ui.maps.legend_frame`): each rep's name beside a swatch of its colour."""
+    styled = frame.style.apply(lambda column: [f"background-color: {c}; color: {c}" for c in column],
+                               subset=["colour"])
+    st.dataframe(styled, hide_index=True, width="stretch", height=35 * (len(frame) + 1) + 3,  # every row shown
+                 column_config={"colour": st.column_config.TextColumn("Colour", width="small"),
+                                "rep": st.column_config.TextColumn("Rep"),
+                                "territory": st.column_config.TextColumn("Territory")})
+
+
+#: How the trade-off charts mark their points: kind -> (legend name, shape).
+POINT_KINDS: dict[str, tuple[str, str]] = {
+    "today": ("Today's ownership", "diamond"),
+    "designed": ("Designed scenario", "square"),
+    "sweep": ("Swept setting", "circle"),
+}
+
+#: The name of the charts' point selection.
+PICK = "pick"
+
+
+def frontier_chart(points: pd.DataFrame, x: str, title: str) -> object:
+    """A trade-off chart (Altair): CV of potential against ``x`` (``arr_changed_share`` or ``drive_hours_total``),
+    the swept settings joined by a line in their order, today's ownership and the designed scenarios marked; a click
+    selects a point (selection ``pick``, field ``key``).
+
+    ``points`` has ``key``, ``label``, ``kind`` (:data:`POINT_KINDS`), ``order`` (the sweep's order; NaN off the
+    sweep), ``cv_potential``, ``x`` and the tooltip's ``setting``, ``status`` and ``drive_hours_max``."""
+    import altair as alt
+
+    frame = points.assign(shown=points["kind"].map(lambda k: POINT_KINDS[k][0]))
+    x_format = ".0%" if x == "arr_changed_share" else ",.0f"
+    pick = alt.selection_point(name=PICK, fields=["key"], on="click")
+    base = alt.Chart(frame).encode(
+        x=alt.X(f"{x}:Q", title=column_label(x), axis=alt.Axis(format=x_format)),
+        y=alt.Y("cv_potential:Q", title=column_label("cv_potential"), scale=alt.Scale(zero=True)))
+    line = base.transform_filter(alt.datum.kind == "sweep").mark_line(color="#9aa5b1").encode(order="order:Q")
+    marks = base.mark_point(size=140, filled=True).encode(
+        shape=alt.Shape("shown:N", title=None, scale=alt.Scale(domain=[v[0] for v in POINT_KINDS.values()],
+                                                               range=[v[1] for v in POINT_KINDS.values()])),
+        color=alt.Color("shown:N", title=None, scale=alt.Scale(domain=[v[0] for v in POINT_KINDS.values()],
+                                                               range=["#333333", "#d62728", "#1f77b4"])),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.35)),
+        tooltip=[alt.Tooltip("label:N", title="Plan"), alt.Tooltip("status:N", title="Verdict"),
+                 alt.Tooltip("cv_potential:Q", title=column_label("cv_potential"), format=".3f"),
+                 alt.Tooltip(f"{x}:Q", title=column_label(x), format=x_format),
+                 alt.Tooltip("drive_hours_max:Q", title=column_label("drive_hours_max"), format=".1f")],
+    ).add_params(pick)
+    return (line + marks).properties(title=title, height=320)
+
+
+def picked(event: object, param: str = PICK) -> str | None:
+    """The ``key`` of the point a trade-off chart's selection holds (``st.altair_chart``'s selection state), or
+    None when nothing is selected."""
+    selection = (event or {}).get("selection", {}) if isinstance(event, Mapping) else {}
+    chosen = selection.get(param) or []
+    if isinstance(chosen, list) and chosen and isinstance(chosen[0], Mapping):
+        key = chosen[0].get("key")
+        return str(key) if key is not None else None
+    return None

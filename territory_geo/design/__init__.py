@@ -52,6 +52,7 @@ from territory_geo.design.bounds import dual_lower_bound, lp_lower_bound
 from territory_geo.design.designer import TerritoryDesigner, design
 from territory_geo.design.problem import DesignInputs, pinned_accounts, prepare_inputs, territory_id
 from territory_geo.design.scenarios import COMPONENTS, SCENARIOS, Scenario, scenario_from_mapping, scenario_record
+from territory_geo.design.sweep import Sweep as Sweep, frontier as frontier, run_sweep as run_sweep
 from territory_geo.design.team import add_rep, remove_rep
 
 __all__ = ["COMPONENTS", "SCENARIOS", "DesignInputs", "Scenario", "TerritoryDesigner", "add_rep", "design",
